@@ -83,7 +83,7 @@ def write_index(profile: str, dataset_label: str, notebook_order: Iterable[str] 
     """reports/<profile>/index.md and index.html: every executed notebook, table and figure."""
     directory = reports_dir(profile)
     order = {name: position for position, name in enumerate(notebook_order)}
-    notebooks = sorted(directory.glob("*.ipynb"), key=lambda path: (order.get(path.stem, len(order)), path.stem))
+    notebooks = sorted((path for path in directory.glob("*.ipynb") if not path.name.startswith(".")), key=lambda path: (order.get(path.stem, len(order)), path.stem))
     tables = sorted((directory / TABLES).glob("*.md"))
     figures = sorted((directory / FIGURES).glob("*.png"))
     failed = list(failed)
