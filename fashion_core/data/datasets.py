@@ -1,0 +1,284 @@
+"""Torch datasets for DeepFashion-C, FLD and FashionAI: crop, resize, optional flip, heatmap targets.
+
+Coordinate convention: continuous pixel coordinates, pixel i covers [i, i+1) and its centre
+is i + 0.5; an image of width W spans [0, W]. Annotated coordinates are used as written.
+Under this convention a crop box (x1, y1, x2, y2) resized to S maps x to
+(x - x1) * S / (x2 - x1) (exactly what PIL's resize(box=...) samples), and a horizontal
+flip maps x to S - x, so flipping twice is the identity and a landmark stays on the same
+image content. (torchvision 0.29's keypoint flip uses W - 1 - x, the pixel-index convention,
+which would shift flipped landmarks by one pixel against its own resize, so the few lines
+of keypoint arithmetic are done here.)
+
+Randomness: the only random step is the training flip, a pure function of
+(seed, epoch, annotation row), so it is identical across workers, runs and resumes.
+Call `set_epoch` before creating the DataLoader iterator (non-persistent workers copy the
+dataset when iteration starts).
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torchvision.transforms.v2.functional as F
+from PIL import Image
+from torch.utils.data import Dataset
+
+from fashion_core.data.deepfashion import (
+    BBOX_FILE,
+    PARTITION_FILE,
+    SPLITS,
+    CategoryAttributeAnnotations,
+    LandmarkAnnotations,
+    check_bbox_in_image,
+)
+from fashion_core.data.errors import AnnotationError
+from fashion_core.data.fashionai import FASHIONAI_CLOTHES_TYPE, FASHIONAI_FLIP_PAIRS, FashionAIAnnotations
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+DEEPFASHION_FLIP_PAIRS = ((0, 1), (2, 3), (4, 5), (6, 7))
+HEATMAP_KERNELS = ("gaussian", "liu_lu")
+
+
+@dataclass(frozen=True)
+class HeatmapSpec:
+    """Heatmap targets. kernel "gaussian": exp(-d^2 / (2 r^2)); "liu_lu": exp(-0.5 d / r), d the plain distance.
+
+    radius r is in heatmap pixels; the heatmap side is input_size // stride and heatmap cell
+    (i, j) is centred on input pixel coordinates ((j + 0.5) * stride, (i + 0.5) * stride).
+    Liu & Lu 2018 use liu_lu with r = 8 at 224 px, stride 1.
+    """
+
+    kernel: str = "gaussian"
+    radius: float = 2.0
+    stride: int = 1
+
+    def __post_init__(self) -> None:
+        if self.kernel not in HEATMAP_KERNELS:
+            raise ValueError(f"kernel must be one of {HEATMAP_KERNELS}, got {self.kernel!r}")
+        if not self.radius > 0:
+            raise ValueError(f"radius must be positive, got {self.radius}")
+        if int(self.stride) != self.stride or self.stride < 1:
+            raise ValueError(f"stride must be a positive integer, got {self.stride}")
+
+
+def render_heatmaps(points: np.ndarray | torch.Tensor, present: np.ndarray | torch.Tensor, input_size: int,
+                    spec: HeatmapSpec = HeatmapSpec()) -> torch.Tensor:
+    """float32 (L, S//stride, S//stride) maps for points (L,2) in input pixels.
+
+    A point that is not `present` or lies outside [0, input_size) gets an all-zero map.
+    """
+    # numpy, not torch: for maps this small torch's per-op overhead doubles the time.
+    points = np.asarray(points, dtype=np.float32).reshape(-1, 2)
+    present = np.asarray(present, dtype=bool).reshape(-1)
+    side = input_size // spec.stride
+    x, y = points[:, 0], points[:, 1]
+    inside = present & (x >= 0) & (x < input_size) & (y >= 0) & (y < input_size)
+    keep = inside.astype(np.float32)[:, None]
+    centres = np.arange(side, dtype=np.float32) + np.float32(0.5)
+    dx2 = np.square(centres[None, :] - x[:, None] / np.float32(spec.stride))  # (L, W)
+    dy2 = np.square(centres[None, :] - y[:, None] / np.float32(spec.stride))  # (L, H)
+    if spec.kernel == "gaussian":
+        # Separable: two (L, side) exponentials and one outer product instead of L*side*side exps.
+        scale = np.float32(-1.0 / (2.0 * spec.radius ** 2))
+        maps = (np.exp(dy2 * scale) * keep)[:, :, None] * np.exp(dx2 * scale)[:, None, :]
+    else:
+        exponent = np.sqrt(dy2[:, :, None] + dx2[:, None, :])
+        exponent *= np.float32(-0.5 / spec.radius)
+        maps = np.exp(exponent, out=exponent) * keep[:, :, None]
+    return torch.from_numpy(maps)
+
+
+def flip_decision(seed: int, epoch: int, row: int) -> bool:
+    """The training flip coin: a pure function of (seed, epoch, row), stable across processes and Python versions."""
+    digest = hashlib.blake2b(f"{seed}:{epoch}:{row}".encode(), digest_size=8).digest()
+    return bool(digest[0] & 1)
+
+
+def flip_permutation(n_points: int, pairs: tuple[tuple[int, int], ...]) -> np.ndarray:
+    """Index array `perm` with flipped[i] = original[perm[i]]: left and right slots swap."""
+    perm = np.arange(n_points)
+    for left, right in pairs:
+        perm[left], perm[right] = right, left
+    return perm
+
+
+def transform_points(points: np.ndarray, box: np.ndarray, input_size: int, flip: bool) -> np.ndarray:
+    """Original-image points (L,2) -> input pixels after crop to `box`, resize to S x S and optional mirror."""
+    x1, y1, x2, y2 = (float(value) for value in box)
+    scale = np.array([input_size / (x2 - x1), input_size / (y2 - y1)], dtype=np.float64)
+    out = (np.asarray(points, dtype=np.float64) - (x1, y1)) * scale
+    if flip:
+        out[:, 0] = input_size - out[:, 0]
+    return out.astype(np.float32)
+
+
+def denormalize(image_tensor: torch.Tensor) -> np.ndarray:
+    """ImageNet-normalised (3,H,W) or (B,3,H,W) -> uint8 (H,W,3) or (B,H,W,3) for display."""
+    image = image_tensor.detach().cpu().float()
+    mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
+    pixels = (image * std + mean).mul(255.0).round().clamp(0, 255).to(torch.uint8)
+    return pixels.movedim(-3, -1).numpy()
+
+
+class _KeypointImageDataset(Dataset):
+    """The one pipeline: decode, crop + resize (aspect not kept), optional mirror, normalise, heatmaps."""
+
+    flip_pairs: tuple[tuple[int, int], ...] = ()
+
+    def __init__(self, rows: np.ndarray, n_points: int, input_size: int, flip: bool,
+                 heatmaps: HeatmapSpec | None, seed: int):
+        self.rows = np.asarray(rows, dtype=np.int64)
+        self.input_size = int(input_size)
+        self.flip = bool(flip)
+        self.heatmaps = heatmaps
+        self.seed = int(seed)
+        self.epoch = 0
+        self._flip_permutation = flip_permutation(n_points, self.flip_pairs)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def flips(self, item: int) -> bool:
+        """Whether item `item` is mirrored in the current epoch."""
+        return self.flip and flip_decision(self.seed, self.epoch, int(self.rows[item]))
+
+    def _sample(self, item: int, image: Image.Image, box: np.ndarray, points: np.ndarray, codes: np.ndarray,
+                visible: np.ndarray, labelled: np.ndarray) -> dict[str, torch.Tensor]:
+        size = self.input_size
+        mirror = self.flips(item)
+        resized = image.resize((size, size), Image.Resampling.BILINEAR, box=tuple(float(v) for v in box))
+        # pil_to_tensor returns a channels-first view of HWC memory; arithmetic on it is ~5x slower.
+        pixels = F.pil_to_tensor(resized).contiguous()
+        transformed = transform_points(points, box, size, mirror)
+        if mirror:
+            pixels = F.horizontal_flip(pixels)
+            perm = self._flip_permutation
+            transformed, codes, visible, labelled = transformed[perm], codes[perm], visible[perm], labelled[perm]
+        transformed[codes < 0] = 0.0
+        tensor = F.normalize(F.to_dtype(pixels, torch.float32, scale=True), IMAGENET_MEAN, IMAGENET_STD)
+        x1, y1, x2, y2 = (float(v) for v in box)
+        sample = {
+            "image": tensor,
+            "landmarks": torch.from_numpy(transformed),
+            "visibility": torch.from_numpy(codes.astype(np.int64)),
+            "visible": torch.from_numpy(visible),
+            "index": torch.tensor(int(self.rows[item]), dtype=torch.int64),
+            "crop_box": torch.tensor([x1, y1, x2, y2], dtype=torch.float32),
+            "crop_size": torch.tensor([x2 - x1, y2 - y1], dtype=torch.float32),
+            "scale": torch.tensor([size / (x2 - x1), size / (y2 - y1)], dtype=torch.float32),
+            "flipped": torch.tensor(mirror),
+        }
+        if self.heatmaps is not None:
+            sample["heatmaps"] = render_heatmaps(transformed, labelled, size, self.heatmaps)
+        return sample
+
+
+class LandmarkDataset(_KeypointImageDataset):
+    """DeepFashion-C or FLD images of one split: crop = the bbox (the whole image when there is none).
+
+    Sample keys: image (3,S,S) float32 normalised; landmarks (8,2) input pixels; visibility (8,)
+    raw codes 0/1/2/-1; visible (8,) code 0 (the NE protocol); category (-1 without categories);
+    attributes (K,) or (0,); clothes_type; index (annotation row); crop_box, crop_size, scale;
+    flipped; heatmaps (8, S//stride, S//stride) when requested, drawn for visible and occluded
+    landmarks (truncated and absent ones have no reliable position).
+    """
+
+    flip_pairs = DEEPFASHION_FLIP_PAIRS
+
+    def __init__(self, annotations: LandmarkAnnotations, split: str | None, input_size: int = 224,
+                 flip: bool = False, heatmaps: HeatmapSpec | None = None, seed: int = 0):
+        rows = annotations.indices(split)
+        if len(rows) == 0:
+            path = annotations.files[PARTITION_FILE]
+            counts = ", ".join(f"{name} {int((annotations.split == name).sum())}" for name in SPLITS)
+            raise AnnotationError(path, None, f"at least one image with evaluation_status {split!r}",
+                                  f"none among {len(annotations)} images ({counts})")
+        super().__init__(rows, 8, input_size, flip, heatmaps, seed)
+        self.annotations = annotations
+        self._has_attributes = isinstance(annotations, CategoryAttributeAnnotations)
+
+    def __getitem__(self, item: int) -> dict[str, torch.Tensor]:
+        annotations = self.annotations
+        row = int(self.rows[item])
+        image = open_rgb(annotations.image_path(row), *annotations.source_line(row))
+        if annotations.bbox is None:
+            box = np.array([0.0, 0.0, image.width, image.height])
+        else:
+            box = annotations.bbox[row]
+            if not check_bbox_in_image(box, image.width, image.height):
+                path, line = annotations.source_line(row, BBOX_FILE)
+                raise AnnotationError(path, line, f"a bbox inside the {image.width}x{image.height} image "
+                                      f"{annotations.image_path(row)} (0 <= x_1 < x_2 <= width, 0 <= y_1 < y_2 "
+                                      f"<= height)", " ".join(f"{float(v):g}" for v in box))
+        codes = annotations.landmark_visibility[row]
+        sample = self._sample(item, image, box, annotations.landmarks[row], codes, codes == 0,
+                              (codes == 0) | (codes == 1))
+        if self._has_attributes:
+            sample["category"] = torch.tensor(int(annotations.category[row]), dtype=torch.int64)
+            sample["attributes"] = torch.from_numpy(annotations.attributes[row].astype(np.float32))
+        else:
+            sample["category"] = torch.tensor(-1, dtype=torch.int64)
+            sample["attributes"] = torch.zeros(0, dtype=torch.float32)
+        sample["clothes_type"] = torch.tensor(int(annotations.clothes_type[row]), dtype=torch.int64)
+        return sample
+
+
+class CategoryAttributeDataset(LandmarkDataset):
+    """DeepFashion-C: the ground-truth bbox crop resized to S x S without keeping the aspect ratio (Liu & Lu)."""
+
+    def __init__(self, annotations: CategoryAttributeAnnotations, split: str | None, input_size: int = 224,
+                 flip: bool = False, heatmaps: HeatmapSpec | None = None, seed: int = 0):
+        if not isinstance(annotations, CategoryAttributeAnnotations):
+            raise TypeError("CategoryAttributeDataset needs read_category_attribute(...) annotations; "
+                            "use LandmarkDataset for FLD")
+        super().__init__(annotations, split, input_size, flip, heatmaps, seed)
+
+
+class FashionAIDataset(_KeypointImageDataset):
+    """FashionAI: the whole image resized to S x S (aspect not kept; `scale` records S / original size).
+
+    Same sample keys as LandmarkDataset with 24 keypoints; visibility holds FashionAI codes
+    (1 visible, 0 occluded, -1 absent), visible = code 1, category = category_index.
+    """
+
+    flip_pairs = FASHIONAI_FLIP_PAIRS
+
+    def __init__(self, annotations: FashionAIAnnotations, input_size: int = 512, flip: bool = False,
+                 heatmaps: HeatmapSpec | None = None, seed: int = 0):
+        if len(annotations) == 0:
+            raise AnnotationError(annotations.path, None, "at least one annotated image", "none")
+        super().__init__(np.arange(len(annotations)), 24, input_size, flip, heatmaps, seed)
+        self.annotations = annotations
+
+    def __getitem__(self, item: int) -> dict[str, torch.Tensor]:
+        annotations = self.annotations
+        row = int(self.rows[item])
+        image = open_rgb(annotations.image_path(row), *annotations.source_line(row))
+        box = np.array([0.0, 0.0, image.width, image.height])
+        codes = annotations.visibility[row]
+        sample = self._sample(item, image, box, annotations.keypoints[row], codes, codes == 1, codes >= 0)
+        sample["category"] = torch.tensor(int(annotations.category_index[row]), dtype=torch.int64)
+        sample["attributes"] = torch.zeros(0, dtype=torch.float32)
+        sample["clothes_type"] = torch.tensor(FASHIONAI_CLOTHES_TYPE[str(annotations.category[row])],
+                                              dtype=torch.int64)
+        return sample
+
+
+def open_rgb(image_path: Path, annotation_path: Path, line: int) -> Image.Image:
+    """Decode an image to RGB; a missing or undecodable file names the annotation line that listed it."""
+    try:
+        with Image.open(image_path) as image:
+            image.load()
+            return image if image.mode == "RGB" else image.convert("RGB")
+    except FileNotFoundError:
+        raise AnnotationError(annotation_path, line, f"an existing image file {image_path}", "no such file") from None
+    except (OSError, SyntaxError, ValueError) as error:
+        raise AnnotationError(annotation_path, line, f"a decodable image at {image_path}", str(error)) from None
