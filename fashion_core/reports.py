@@ -45,23 +45,24 @@ def markdown_table(frame: pd.DataFrame, digits: int = 4) -> str:
     return "\n".join(lines) + "\n"
 
 
-def save_table(frame: pd.DataFrame, name: str, profile: str, caption: str = "", digits: int = 4) -> Path:
-    """Write tables/<name>.csv and tables/<name>.md; the caption heads the Markdown file."""
+def save_table(frame: pd.DataFrame, name: str, profile: str, caption: str = "", digits: int = 4) -> None:
+    """Write tables/<name>.csv and tables/<name>.md; the caption heads the Markdown file.
+
+    Returns nothing, so a notebook cell ending in this call prints no machine-specific path.
+    """
     directory = reports_dir(profile) / TABLES
     _check_name(name)
     with atomic_path(directory / f"{name}.csv") as tmp:
         frame.to_csv(tmp, float_format=f"%.{digits + 2}g")
     text = (f"{caption}\n\n" if caption else "") + markdown_table(frame, digits)
     write_text_atomic(directory / f"{name}.md", text)
-    return directory / f"{name}.md"
 
 
-def save_figure(figure, name: str, profile: str, dpi: int = 110) -> Path:
+def save_figure(figure, name: str, profile: str, dpi: int = 110) -> None:
     """Save a matplotlib figure as figures/<name>.png without a timestamp in its metadata."""
     target = reports_dir(profile) / FIGURES / f"{_check_name(name)}.png"
     with atomic_path(target) as tmp:
         figure.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
-    return target
 
 
 def _first_heading(notebook: Path) -> str:
