@@ -131,7 +131,7 @@ class _KeypointImageDataset(Dataset):
     flip_pairs: tuple[tuple[int, int], ...] = ()
 
     def __init__(self, rows: np.ndarray, n_points: int, input_size: int, flip: bool,
-                 heatmaps: HeatmapSpec | None, seed: int):
+                 heatmaps: HeatmapSpec | None, seed: int, cache_images: bool = False):
         self.rows = np.asarray(rows, dtype=np.int64)
         self.input_size = int(input_size)
         self.flip = bool(flip)
@@ -139,6 +139,27 @@ class _KeypointImageDataset(Dataset):
         self.seed = int(seed)
         self.epoch = 0
         self._flip_permutation = flip_permutation(n_points, self.flip_pairs)
+        # Decoded, cropped and resized pixels (before the random flip), kept per item when asked:
+        # small CPU runs train several models for several seeds on the same few thousand crops.
+        self.cache_images = bool(cache_images)
+        self._pixel_cache: dict[int, tuple[torch.Tensor, np.ndarray]] = {}
+
+    def _decode(self, row: int) -> tuple[Image.Image, np.ndarray]:
+        """The RGB image of annotation row `row` and its crop box (x1, y1, x2, y2)."""
+        raise NotImplementedError
+
+    def _pixels_and_box(self, item: int) -> tuple[torch.Tensor, np.ndarray]:
+        cached = self._pixel_cache.get(item)
+        if cached is not None:
+            return cached
+        image, box = self._decode(int(self.rows[item]))
+        size = self.input_size
+        resized = image.resize((size, size), Image.Resampling.BILINEAR, box=tuple(float(v) for v in box))
+        # pil_to_tensor returns a channels-first view of HWC memory; arithmetic on it is ~5x slower.
+        pixels = F.pil_to_tensor(resized).contiguous()
+        if self.cache_images:
+            self._pixel_cache[item] = (pixels, box)
+        return pixels, box
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
@@ -150,13 +171,11 @@ class _KeypointImageDataset(Dataset):
         """Whether item `item` is mirrored in the current epoch."""
         return self.flip and flip_decision(self.seed, self.epoch, int(self.rows[item]))
 
-    def _sample(self, item: int, image: Image.Image, box: np.ndarray, points: np.ndarray, codes: np.ndarray,
+    def _sample(self, item: int, points: np.ndarray, codes: np.ndarray,
                 visible: np.ndarray, labelled: np.ndarray) -> dict[str, torch.Tensor]:
         size = self.input_size
         mirror = self.flips(item)
-        resized = image.resize((size, size), Image.Resampling.BILINEAR, box=tuple(float(v) for v in box))
-        # pil_to_tensor returns a channels-first view of HWC memory; arithmetic on it is ~5x slower.
-        pixels = F.pil_to_tensor(resized).contiguous()
+        pixels, box = self._pixels_and_box(item)
         transformed = transform_points(points, box, size, mirror)
         if mirror:
             pixels = F.horizontal_flip(pixels)
@@ -194,20 +213,20 @@ class LandmarkDataset(_KeypointImageDataset):
     flip_pairs = DEEPFASHION_FLIP_PAIRS
 
     def __init__(self, annotations: LandmarkAnnotations, split: str | None, input_size: int = 224,
-                 flip: bool = False, heatmaps: HeatmapSpec | None = None, seed: int = 0):
+                 flip: bool = False, heatmaps: HeatmapSpec | None = None, seed: int = 0,
+                 cache_images: bool = False):
         rows = annotations.indices(split)
         if len(rows) == 0:
             path = annotations.files[PARTITION_FILE]
             counts = ", ".join(f"{name} {int((annotations.split == name).sum())}" for name in SPLITS)
             raise AnnotationError(path, None, f"at least one image with evaluation_status {split!r}",
                                   f"none among {len(annotations)} images ({counts})")
-        super().__init__(rows, 8, input_size, flip, heatmaps, seed)
+        super().__init__(rows, 8, input_size, flip, heatmaps, seed, cache_images)
         self.annotations = annotations
         self._has_attributes = isinstance(annotations, CategoryAttributeAnnotations)
 
-    def __getitem__(self, item: int) -> dict[str, torch.Tensor]:
+    def _decode(self, row: int) -> tuple[Image.Image, np.ndarray]:
         annotations = self.annotations
-        row = int(self.rows[item])
         image = open_rgb(annotations.image_path(row), *annotations.source_line(row))
         if annotations.bbox is None:
             box = np.array([0.0, 0.0, image.width, image.height])
@@ -218,9 +237,13 @@ class LandmarkDataset(_KeypointImageDataset):
                 raise AnnotationError(path, line, f"a bbox inside the {image.width}x{image.height} image "
                                       f"{annotations.image_path(row)} (0 <= x_1 < x_2 <= width, 0 <= y_1 < y_2 "
                                       f"<= height)", " ".join(f"{float(v):g}" for v in box))
+        return image, box
+
+    def __getitem__(self, item: int) -> dict[str, torch.Tensor]:
+        annotations = self.annotations
+        row = int(self.rows[item])
         codes = annotations.landmark_visibility[row]
-        sample = self._sample(item, image, box, annotations.landmarks[row], codes, codes == 0,
-                              (codes == 0) | (codes == 1))
+        sample = self._sample(item, annotations.landmarks[row], codes, codes == 0, (codes == 0) | (codes == 1))
         if self._has_attributes:
             sample["category"] = torch.tensor(int(annotations.category[row]), dtype=torch.int64)
             sample["attributes"] = torch.from_numpy(annotations.attributes[row].astype(np.float32))
@@ -235,11 +258,12 @@ class CategoryAttributeDataset(LandmarkDataset):
     """DeepFashion-C: the ground-truth bbox crop resized to S x S without keeping the aspect ratio (Liu & Lu)."""
 
     def __init__(self, annotations: CategoryAttributeAnnotations, split: str | None, input_size: int = 224,
-                 flip: bool = False, heatmaps: HeatmapSpec | None = None, seed: int = 0):
+                 flip: bool = False, heatmaps: HeatmapSpec | None = None, seed: int = 0,
+                 cache_images: bool = False):
         if not isinstance(annotations, CategoryAttributeAnnotations):
             raise TypeError("CategoryAttributeDataset needs read_category_attribute(...) annotations; "
                             "use LandmarkDataset for FLD")
-        super().__init__(annotations, split, input_size, flip, heatmaps, seed)
+        super().__init__(annotations, split, input_size, flip, heatmaps, seed, cache_images)
 
 
 class FashionAIDataset(_KeypointImageDataset):
@@ -252,19 +276,22 @@ class FashionAIDataset(_KeypointImageDataset):
     flip_pairs = FASHIONAI_FLIP_PAIRS
 
     def __init__(self, annotations: FashionAIAnnotations, input_size: int = 512, flip: bool = False,
-                 heatmaps: HeatmapSpec | None = None, seed: int = 0):
+                 heatmaps: HeatmapSpec | None = None, seed: int = 0, cache_images: bool = False):
         if len(annotations) == 0:
             raise AnnotationError(annotations.path, None, "at least one annotated image", "none")
-        super().__init__(np.arange(len(annotations)), 24, input_size, flip, heatmaps, seed)
+        super().__init__(np.arange(len(annotations)), 24, input_size, flip, heatmaps, seed, cache_images)
         self.annotations = annotations
+
+    def _decode(self, row: int) -> tuple[Image.Image, np.ndarray]:
+        annotations = self.annotations
+        image = open_rgb(annotations.image_path(row), *annotations.source_line(row))
+        return image, np.array([0.0, 0.0, image.width, image.height])
 
     def __getitem__(self, item: int) -> dict[str, torch.Tensor]:
         annotations = self.annotations
         row = int(self.rows[item])
-        image = open_rgb(annotations.image_path(row), *annotations.source_line(row))
-        box = np.array([0.0, 0.0, image.width, image.height])
         codes = annotations.visibility[row]
-        sample = self._sample(item, image, box, annotations.keypoints[row], codes, codes == 1, codes >= 0)
+        sample = self._sample(item, annotations.keypoints[row], codes, codes == 1, codes >= 0)
         sample["category"] = torch.tensor(int(annotations.category_index[row]), dtype=torch.int64)
         sample["attributes"] = torch.zeros(0, dtype=torch.float32)
         sample["clothes_type"] = torch.tensor(FASHIONAI_CLOTHES_TYPE[str(annotations.category[row])],
