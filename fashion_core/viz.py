@@ -181,3 +181,19 @@ def dataset_summary(category_attribute, fld, fashionai, dataset_label: str) -> s
         f"{dataset_label}, FLD format: {len(fld)} images",
         f"{dataset_label}, FashionAI format ({fashionai.path.name}): {len(fashionai)} images ({categories})",
     ])
+
+
+def plot_training_curves(histories: pd.DataFrame, metrics: Sequence[str] = ("loss", "val_ne_avg", "val_category_top1")):
+    """One panel per metric against epoch, one line per variant (mean over seeds, band = sd)."""
+    import seaborn as sns
+
+    present = [metric for metric in metrics if metric in histories.columns]
+    fig, axes = plt.subplots(1, len(present), figsize=(4.6 * len(present), 3.4), squeeze=False)
+    frame = histories.assign(epoch=histories["epoch"] + 1)
+    for ax, metric in zip(axes[0], present):
+        sns.lineplot(data=frame, x="epoch", y=metric, hue="variant", errorbar="sd", marker="o", ax=ax)
+        ax.set_title({"loss": "training loss", "val_ne_avg": "validation NE (lower is better)",
+                      "val_category_top1": "validation category top-1"}.get(metric, metric))
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

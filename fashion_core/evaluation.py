@@ -1,0 +1,125 @@
+"""Score a landmark / category / attribute model on a dataset split, under one stated protocol.
+
+Protocol (DeepFashion-C and FLD, as in the Liu & Lu code and the DAFE and FashionNet tables):
+landmarks are predicted in the S x S input crop, which is the ground-truth bbox resized without
+keeping the aspect ratio, so dividing by S normalises x by the crop width and y by its height.
+NE is the Euclidean distance in those units, averaged per landmark over the images where that
+landmark is visible (code 0); "avg" is the mean of the per-landmark values. Category: top-k
+accuracy. Attributes: per-image top-k over all attributes ("all") or within a type, recall =
+hits / positives summed over the whole split (micro).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from fashion_core import metrics
+from fashion_core.data.deepfashion import ATTRIBUTE_TYPE_NAMES
+from fashion_core.reference import LANDMARK_KEYS
+
+TOPK = (1, 3, 5)
+RECALL_K = (3, 5)
+
+
+@dataclass
+class Predictions:
+    """Everything the metrics need, in dataset order, as numpy arrays."""
+
+    input_size: int
+    index: np.ndarray             # annotation rows
+    landmarks: np.ndarray         # (N,8,2) predicted, input pixels
+    landmarks_true: np.ndarray    # (N,8,2)
+    visible: np.ndarray           # (N,8) bool, code 0
+    visibility: np.ndarray        # (N,8) raw codes
+    clothes_type: np.ndarray      # (N,)
+    category_scores: np.ndarray | None = None    # (N,C)
+    category: np.ndarray | None = None           # (N,)
+    attribute_scores: np.ndarray | None = None   # (N,K)
+    attributes: np.ndarray | None = None         # (N,K) 0/1
+
+
+def _model_device(model: torch.nn.Module) -> torch.device:
+    parameter = next(model.parameters(), None)
+    return parameter.device if parameter is not None else torch.device("cpu")
+
+
+def collect_predictions(model: torch.nn.Module, dataset, batch_size: int = 64, num_workers: int = 0) -> Predictions:
+    """Run the model over a dataset once, in order, with no random transform."""
+    if getattr(dataset, "flip", False):
+        raise ValueError("evaluation datasets must not flip: build the dataset with flip=False")
+    device = _model_device(model)
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
+    parts: dict[str, list[np.ndarray]] = {}
+
+    def keep(name: str, value: Any) -> None:
+        parts.setdefault(name, []).append(value.detach().float().cpu().numpy() if torch.is_tensor(value) else value)
+
+    was_training = model.training
+    model.eval()
+    with torch.inference_mode():
+        for batch in loader:
+            outputs = model(batch["image"].to(device))
+            keep("landmarks", outputs["landmarks"])
+            if "category_logits" in outputs:
+                keep("category_scores", outputs["category_logits"])
+            if "attribute_logits" in outputs:
+                keep("attribute_scores", outputs["attribute_logits"])
+            for name in ("index", "landmarks", "visible", "visibility", "clothes_type", "category", "attributes"):
+                keep(f"true_{name}", batch[name].numpy())
+    model.train(was_training)
+    joined = {name: np.concatenate(values) for name, values in parts.items()}
+    has_categories = "category_scores" in joined and (joined["true_category"] >= 0).all()
+    has_attributes = "attribute_scores" in joined and joined["true_attributes"].shape[1] > 0
+    return Predictions(
+        input_size=int(dataset.input_size),
+        index=joined["true_index"],
+        landmarks=joined["landmarks"],
+        landmarks_true=joined["true_landmarks"],
+        visible=joined["true_visible"].astype(bool),
+        visibility=joined["true_visibility"],
+        clothes_type=joined["true_clothes_type"],
+        category_scores=joined["category_scores"] if has_categories else None,
+        category=joined["true_category"] if has_categories else None,
+        attribute_scores=joined["attribute_scores"] if has_attributes else None,
+        attributes=joined["true_attributes"] if has_attributes else None,
+    )
+
+
+def landmark_metrics(landmarks: np.ndarray, landmarks_true: np.ndarray, visible: np.ndarray, input_size: int) -> dict[str, float]:
+    """ne_<slot> and ne_avg under the visible-only protocol; ne_avg_mmfashion for comparison."""
+    error = metrics.normalized_error(landmarks, landmarks_true, visible, input_size)
+    result = {f"ne_{key}": float(value) for key, value in zip(LANDMARK_KEYS, error["per_landmark"])}
+    result["ne_avg"] = float(error["mean"])
+    result["ne_avg_mmfashion"] = float(metrics.normalized_error(landmarks, landmarks_true, visible, input_size,
+                                                                protocol="mmfashion")["mean"])
+    return result
+
+
+def category_metrics(scores: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    return {f"category_top{k}": metrics.topk_accuracy(scores, labels, k) for k in TOPK if k <= scores.shape[1]}
+
+
+def attribute_metrics(scores: np.ndarray, targets: np.ndarray, attribute_types: np.ndarray) -> dict[str, float]:
+    result = {}
+    for k in RECALL_K:
+        recall = metrics.attribute_recall_at_k(scores, targets, k, attr_types=np.asarray(attribute_types))
+        result[f"attr_all_top{k}"] = float(recall["all"])
+        for code, name in ATTRIBUTE_TYPE_NAMES.items():
+            if code in recall:
+                result[f"attr_{name}_top{k}"] = float(recall[code])
+    return result
+
+
+def score(predictions: Predictions, attribute_types: np.ndarray | None = None) -> dict[str, float]:
+    """The full metric dict of a model's predictions (keys as in fashion_core.reference)."""
+    result = landmark_metrics(predictions.landmarks, predictions.landmarks_true, predictions.visible,
+                              predictions.input_size)
+    if predictions.category_scores is not None:
+        result.update(category_metrics(predictions.category_scores, predictions.category))
+    if predictions.attribute_scores is not None and attribute_types is not None:
+        result.update(attribute_metrics(predictions.attribute_scores, predictions.attributes, attribute_types))
+    return result

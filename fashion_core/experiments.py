@@ -1,0 +1,293 @@
+"""Train model variants over seeds, score them on the test split, and keep the results as JSON.
+
+A notebook names the variants and passes its params; this module does the rest, so every
+paper's numbers go through the same data pipeline, trainer, protocol and file layout:
+checkpoints in reports/<profile>/checkpoints/, metrics in reports/<profile>/metrics/<paper>.json.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from fashion_core.evaluation import Predictions, collect_predictions, score
+from fashion_core.io import write_json_atomic
+from fashion_core.paths import reports_dir
+from fashion_core.train import TrainConfig, fit
+
+# Which notebook writes each metrics file, so a missing one can be named precisely.
+PRODUCERS = {
+    "fashionnet": "fashionnet_train",
+    "liu2018": "liu2018_train",
+}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One row of a table: a model with fixed switches, trained once per seed."""
+
+    key: str        # file-safe, e.g. "liu2018_no_upsample"
+    name: str       # as printed, e.g. "Liu & Lu: no upsampling (1/8 heatmaps)"
+    model: str      # fashion_core.models registry name
+    model_kwargs: dict = field(default_factory=dict)
+
+
+VARIANTS: dict[str, dict[str, Variant]] = {
+    "fashionnet": {
+        "full": Variant("fashionnet", "FashionNet", "fashionnet"),
+    },
+    "liu2018": {
+        "full": Variant("liu2018", "Liu & Lu", "liu2018", {"upsample": True, "attention": "landmark"}),
+        "no_upsample": Variant("liu2018_no_upsample", "Liu & Lu: 1/8-resolution heatmaps", "liu2018",
+                               {"upsample": False, "attention": "landmark"}),
+        "no_attention": Variant("liu2018_no_attention", "Liu & Lu: no attention", "liu2018",
+                                {"upsample": True, "attention": "none"}),
+        "conv_only": Variant("liu2018_conv_only", "Liu & Lu: conv-only attention", "liu2018",
+                             {"upsample": True, "attention": "conv_only"}),
+    },
+}
+
+
+def variants(paper: str, names: list[str]) -> list[Variant]:
+    known = VARIANTS[paper]
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ValueError(f"unknown {paper} variants {unknown}; expected some of {list(known)}")
+    return [known[name] for name in names]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a train notebook's params fix for every variant it trains."""
+
+    profile: str
+    dataset_label: str
+    backbone: str
+    width: float
+    input_size: int
+    pretrained: bool
+    weights_path: str
+    epochs: int
+    batch_size: int
+    optimizer: str
+    lr: float
+    lr_gamma: float
+    seeds: tuple[int, ...]
+    num_workers: int = 0
+    cache_images: bool = True
+    eval_batch_size: int = 64
+
+    def train_config(self, seed: int) -> TrainConfig:
+        return TrainConfig(epochs=self.epochs, batch_size=self.batch_size, optimizer=self.optimizer, lr=self.lr,
+                           lr_schedule="exponential", lr_gamma=self.lr_gamma, seed=seed,
+                           num_workers=self.num_workers, progress=True)
+
+
+@dataclass
+class RunResult:
+    variant: Variant
+    seed: int
+    metrics: dict[str, float]
+    history: pd.DataFrame
+    train_seconds: float
+    predictions: Predictions
+
+
+@dataclass
+class ExperimentResults:
+    runs: list[RunResult]
+
+    def per_seed(self) -> pd.DataFrame:
+        """One row per (variant, seed), one column per metric."""
+        rows = [{"variant": run.variant.key, "seed": run.seed, **run.metrics} for run in self.runs]
+        return pd.DataFrame(rows)
+
+    def histories(self) -> pd.DataFrame:
+        frames = [run.history.assign(variant=run.variant.name, seed=run.seed) for run in self.runs]
+        return pd.concat(frames, ignore_index=True)
+
+    def summary(self) -> pd.DataFrame:
+        """Mean and sample std over seeds per variant (rows) and metric (columns, 'metric' and 'metric_std')."""
+        per_seed = self.per_seed().drop(columns="seed")
+        grouped = per_seed.groupby("variant", sort=False)
+        mean, std = grouped.mean(), grouped.std(ddof=1)
+        return mean.join(std.add_suffix("_std"))
+
+
+@dataclass
+class DeepFashionData:
+    annotations: Any
+    train: Any
+    val: Any
+    test: Any
+
+
+def load_deepfashion_c(root, input_size: int, cache_images: bool = True) -> DeepFashionData:
+    """Read a DeepFashion-C tree (real or SynthFashion) and build the three split datasets.
+
+    Training flips (the left/right-aware flip); validation and test never transform randomly.
+    """
+    from fashion_core.data.datasets import CategoryAttributeDataset
+    from fashion_core.data.deepfashion import read_category_attribute
+
+    annotations = read_category_attribute(root)
+    return DeepFashionData(
+        annotations,
+        CategoryAttributeDataset(annotations, "train", input_size, flip=True, cache_images=cache_images),
+        CategoryAttributeDataset(annotations, "val", input_size, cache_images=cache_images),
+        CategoryAttributeDataset(annotations, "test", input_size, cache_images=cache_images),
+    )
+
+
+def validation_metrics(model, loader) -> dict[str, float]:
+    """Per-epoch validation numbers for the training curves: NE and category top-1."""
+    from fashion_core.evaluation import category_metrics, landmark_metrics
+
+    parts: dict[str, list] = {"pred": [], "true": [], "visible": [], "scores": [], "labels": []}
+    size = loader.dataset.input_size
+    for batch in loader:
+        outputs = model(batch["image"])
+        parts["pred"].append(outputs["landmarks"].float().cpu())
+        parts["true"].append(batch["landmarks"].cpu())
+        parts["visible"].append(batch["visible"].cpu())
+        if "category_logits" in outputs:
+            parts["scores"].append(outputs["category_logits"].float().cpu())
+            parts["labels"].append(batch["category"].cpu())
+    result = {"val_ne_avg": landmark_metrics(torch.cat(parts["pred"]).numpy(), torch.cat(parts["true"]).numpy(),
+                                             torch.cat(parts["visible"]).numpy(), size)["ne_avg"]}
+    if parts["scores"]:
+        result["val_category_top1"] = category_metrics(torch.cat(parts["scores"]).numpy(),
+                                                       torch.cat(parts["labels"]).numpy())["category_top1"]
+    return result
+
+
+def quality_checks(results: ExperimentResults, baselines: dict[str, dict[str, float]]) -> pd.DataFrame:
+    """The issue's quality bars per variant, against the no-model baselines.
+
+    "Clearly above" the majority class means the mean minus two standard deviations over seeds
+    is still above it.
+    """
+    summary = results.summary()
+    names = {run.variant.key: run.variant.name for run in results.runs}
+    records = []
+    for key, row in summary.iterrows():
+        checks = [("landmark NE <= 0.5 x mean-shape NE", row["ne_avg"], 0.5 * baselines["mean_shape"]["ne_avg"],
+                   row["ne_avg"] <= 0.5 * baselines["mean_shape"]["ne_avg"])]
+        if "category_top1" in row and "majority_class" in baselines:
+            low = row["category_top1"] - 2 * np.nan_to_num(row["category_top1_std"])
+            checks.append(("category top-1 clearly above majority class", row["category_top1"],
+                           baselines["majority_class"]["category_top1"],
+                           low > baselines["majority_class"]["category_top1"]))
+        if "attr_all_top5" in row and "frequency_prior" in baselines:
+            checks.append(("attribute recall@5 'all' above frequency prior", row["attr_all_top5"],
+                           baselines["frequency_prior"]["attr_all_top5"],
+                           row["attr_all_top5"] > baselines["frequency_prior"]["attr_all_top5"]))
+        for check, value, bar, passed in checks:
+            records.append({"variant": names[key], "check": check, "value": round(float(value), 4),
+                            "bar": round(float(bar), 4), "passed": bool(passed)})
+    return pd.DataFrame(records)
+
+
+def checkpoint_path(profile: str, variant: Variant, seed: int) -> Path:
+    return reports_dir(profile) / "checkpoints" / f"{variant.key}-seed{seed}.pt"
+
+
+def model_kwargs(variant: Variant, settings: Settings, num_categories: int, num_attributes: int) -> dict[str, Any]:
+    return dict(num_categories=num_categories, num_attributes=num_attributes, backbone=settings.backbone,
+                width=settings.width, input_size=settings.input_size, pretrained=settings.pretrained,
+                weights_path=settings.weights_path or None, **variant.model_kwargs)
+
+
+def build_variant(variant: Variant, settings: Settings, num_categories: int, num_attributes: int, seed: int):
+    """The variant's model with this seed's initialisation."""
+    from fashion_core.models import build_model
+
+    torch.manual_seed(seed)
+    return build_model(variant.model, **model_kwargs(variant, settings, num_categories, num_attributes))
+
+
+def train_and_score(variant: Variant, settings: Settings, seed: int, train_set, test_set, attribute_types,
+                    num_categories: int, evaluate=None, val_set=None) -> RunResult:
+    """Train (or resume from the checkpoint) one variant with one seed, then score it on test_set."""
+    from fashion_core.models import loss_fn
+
+    model = build_variant(variant, settings, num_categories, len(attribute_types), seed)
+    train_set.seed = seed  # the random flips differ per seed, like the initialisation
+    started = time.perf_counter()
+    result = fit(model, loss_fn, train_set, settings.train_config(seed),
+                 checkpoint_path=checkpoint_path(settings.profile, variant, seed), val_set=val_set, evaluate=evaluate)
+    seconds = time.perf_counter() - started
+    predictions = collect_predictions(result.model, test_set, batch_size=settings.eval_batch_size)
+    metrics = score(predictions, attribute_types)
+    return RunResult(variant, seed, metrics, result.history, seconds, predictions)
+
+
+def run_variants(variants: list[Variant], settings: Settings, train_set, test_set, attribute_types,
+                 num_categories: int, evaluate=None, val_set=None) -> ExperimentResults:
+    runs = []
+    for variant in variants:
+        for seed in settings.seeds:
+            print(f"{variant.name}, seed {seed}", flush=True)
+            runs.append(train_and_score(variant, settings, seed, train_set, test_set, attribute_types,
+                                        num_categories, evaluate=evaluate, val_set=val_set))
+    return ExperimentResults(runs)
+
+
+def metrics_path(profile: str, paper: str) -> Path:
+    return reports_dir(profile) / "metrics" / f"{paper}.json"
+
+
+def write_metrics(paper: str, settings: Settings, benchmark: str, results: ExperimentResults,
+                  extra: dict[str, Any] | None = None) -> Path:
+    """Write reports/<profile>/metrics/<paper>.json atomically: per-seed values, means and stds per variant.
+
+    Timings are left out on purpose: the file is committed with the reports and must be a pure
+    function of code, data and seed.
+    """
+    per_seed = results.per_seed()
+    rows = {}
+    for variant in dict.fromkeys(run.variant for run in results.runs):
+        values = per_seed[per_seed["variant"] == variant.key].drop(columns=["variant"])
+        metric_columns = [column for column in values.columns if column != "seed"]
+        rows[variant.key] = {
+            "name": variant.name,
+            "model": variant.model,
+            "model_kwargs": variant.model_kwargs,
+            "seeds": values["seed"].tolist(),
+            "per_seed": {column: values[column].tolist() for column in metric_columns},
+            "mean": {column: float(values[column].mean()) for column in metric_columns},
+            "std": {column: float(values[column].std(ddof=1)) if len(values) > 1 else float("nan")
+                    for column in metric_columns},
+        }
+    payload = {
+        "paper": paper,
+        "dataset_label": settings.dataset_label,
+        "benchmark": benchmark,
+        "profile": settings.profile,
+        "settings": {key: value for key, value in dataclasses.asdict(settings).items() if key != "num_workers"},
+        "rows": rows,
+        **(extra or {}),
+    }
+    return write_json_atomic(metrics_path(settings.profile, paper), payload)
+
+
+class MissingMetricsError(FileNotFoundError):
+    """A tables notebook needs a metrics file that its train notebook has not written yet."""
+
+
+def load_metrics(profile: str, paper: str) -> dict[str, Any]:
+    import json
+
+    path = metrics_path(profile, paper)
+    if not path.exists():
+        producer = PRODUCERS.get(paper, f"{paper}_train")
+        raise MissingMetricsError(
+            f"{path} is missing: run the {producer} notebook for profile {profile!r} first "
+            f"(./run_all.sh --profile {profile} --only {producer})")
+    return json.loads(path.read_text(encoding="utf-8"))
