@@ -252,7 +252,8 @@ def write_metrics(paper: str, settings: Settings, benchmark: str, results: Exper
     """
     per_seed = results.per_seed()
     rows = {}
-    for variant in dict.fromkeys(run.variant for run in results.runs):
+    variants_in_order = {run.variant.key: run.variant for run in results.runs}
+    for variant in variants_in_order.values():
         values = per_seed[per_seed["variant"] == variant.key].drop(columns=["variant"])
         metric_columns = [column for column in values.columns if column != "seed"]
         rows[variant.key] = {
@@ -291,3 +292,28 @@ def load_metrics(profile: str, paper: str) -> dict[str, Any]:
             f"{path} is missing: run the {producer} notebook for profile {profile!r} first "
             f"(./run_all.sh --profile {profile} --only {producer})")
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def load_trained_variant(profile: str, paper: str, variant_key: str, seed: int, num_categories: int,
+                         num_attributes: int) -> torch.nn.Module:
+    """Rebuild a trained variant exactly as its train notebook did (from its metrics JSON) and load its weights."""
+    from fashion_core.train import load_trained
+
+    recorded = load_metrics(profile, paper)
+    if variant_key not in recorded["rows"]:
+        raise KeyError(f"{metrics_path(profile, paper)} has no variant {variant_key!r}; it has {list(recorded['rows'])}")
+    row = recorded["rows"][variant_key]
+    variant = Variant(variant_key, row["name"], row["model"], row["model_kwargs"])
+    fields = {field.name for field in dataclasses.fields(Settings)}
+    settings = Settings(**{key: value for key, value in recorded["settings"].items() if key in fields})
+    path = checkpoint_path(profile, variant, seed)
+    if not path.exists():
+        producer = PRODUCERS.get(paper, f"{paper}_train")
+        raise MissingMetricsError(f"{path} is missing: the {producer} notebook writes it (seeds {row['seeds']})")
+    model = build_variant(variant, settings, num_categories, num_attributes, seed)
+    return load_trained(model, path).eval()
+
+
+def recorded_input_size(profile: str, paper: str) -> int:
+    """The input size the paper's models were trained at (from the metrics JSON)."""
+    return int(load_metrics(profile, paper)["settings"]["input_size"])
