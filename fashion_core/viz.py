@@ -195,5 +195,6 @@ def plot_training_curves(histories: pd.DataFrame, metrics: Sequence[str] = ("los
         ax.set_title({"loss": "training loss", "val_ne_avg": "validation NE (lower is better)",
                       "val_category_top1": "validation category top-1"}.get(metric, metric))
         ax.legend(fontsize=7)
+        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     fig.tight_layout()
     return fig
