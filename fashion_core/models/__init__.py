@@ -1,0 +1,70 @@
+"""Models of the workbook: one builder per paper, one registry, one trainer loss function.
+
+Every model's ``forward(image)`` returns a dict with at least ``landmarks`` (N,8,2) in input
+pixels, ``category_logits`` (N,C) and ``attribute_logits`` (N,K), and has
+``compute_loss(outputs, batch, epoch) -> {'loss': ..., components...}``, so one
+:func:`loss_fn` trains any of them with fashion_core.train.fit.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import torch
+from torch import nn
+
+from fashion_core.models.fashionnet import FashionNet, build_fashionnet
+from fashion_core.models.heatmaps import decode_heatmaps, heatmap_targets
+from fashion_core.models.liu2018 import ATTENTION_MODES, LiuLu2018, build_liu2018
+from fashion_core.models.vgg import BACKBONES, VGG16_WEIGHTS_FILE, vgg16_trunk
+
+__all__ = [
+    "MODEL_BUILDERS",
+    "MODEL_NAMES",
+    "build_model",
+    "loss_fn",
+    "unwrap",
+    "build_fashionnet",
+    "build_liu2018",
+    "FashionNet",
+    "LiuLu2018",
+    "ATTENTION_MODES",
+    "BACKBONES",
+    "VGG16_WEIGHTS_FILE",
+    "vgg16_trunk",
+    "decode_heatmaps",
+    "heatmap_targets",
+]
+
+MODEL_BUILDERS: dict[str, Callable[..., nn.Module]] = {
+    "fashionnet": build_fashionnet,
+    "liu2018": build_liu2018,
+}
+MODEL_NAMES: tuple[str, ...] = tuple(MODEL_BUILDERS)
+
+
+def build_model(name: str, **kwargs) -> nn.Module:
+    """build_model("liu2018", num_categories=..., num_attributes=..., backbone=..., ...) -> the model."""
+    try:
+        builder = MODEL_BUILDERS[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; expected one of {', '.join(MODEL_BUILDERS)}") from None
+    return builder(**kwargs)
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The model inside a DistributedDataParallel / DataParallel wrapper or torch.compile result."""
+    while True:
+        if isinstance(model, (nn.parallel.DistributedDataParallel, nn.DataParallel)):
+            model = model.module
+        elif hasattr(model, "_orig_mod"):
+            model = model._orig_mod
+        else:
+            return model
+
+
+def loss_fn(model: nn.Module, batch: Mapping[str, torch.Tensor], epoch: int) -> dict[str, torch.Tensor]:
+    """The trainer's loss_fn for every model: unwrap(model).compute_loss(model(batch["image"]), batch, epoch).
+
+    The forward goes through the (possibly DDP-wrapped) model so gradients are synchronised.
+    """
+    return unwrap(model).compute_loss(model(batch["image"]), batch, epoch)
