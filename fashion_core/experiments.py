@@ -82,11 +82,12 @@ class Settings:
     num_workers: int = 0
     cache_images: bool = True
     eval_batch_size: int = 64
+    progress_bars: bool = True
 
     def train_config(self, seed: int) -> TrainConfig:
         return TrainConfig(epochs=self.epochs, batch_size=self.batch_size, optimizer=self.optimizer, lr=self.lr,
                            lr_schedule="exponential", lr_gamma=self.lr_gamma, seed=seed,
-                           num_workers=self.num_workers, progress=True)
+                           num_workers=self.num_workers, progress=self.progress_bars)
 
 
 @dataclass
@@ -194,8 +195,20 @@ def quality_checks(results: ExperimentResults, baselines: dict[str, dict[str, fl
     return pd.DataFrame(records)
 
 
-def checkpoint_path(profile: str, variant: Variant, seed: int) -> Path:
-    return reports_dir(profile) / "checkpoints" / f"{variant.key}-seed{seed}.pt"
+def architecture_fingerprint(model: torch.nn.Module) -> str:
+    """A short hash of the model's parameter and buffer names and shapes.
+
+    It is part of the checkpoint name, so a checkpoint written by an earlier version of a model
+    is never resumed into a different architecture; it is simply not found, and training starts anew.
+    """
+    import hashlib
+
+    layout = ";".join(f"{name}:{tuple(tensor.shape)}" for name, tensor in model.state_dict().items())
+    return hashlib.sha256(layout.encode()).hexdigest()[:10]
+
+
+def checkpoint_path(profile: str, variant: Variant, seed: int, model: torch.nn.Module) -> Path:
+    return reports_dir(profile) / "checkpoints" / f"{variant.key}-seed{seed}-{architecture_fingerprint(model)}.pt"
 
 
 def model_kwargs(variant: Variant, settings: Settings, num_categories: int, num_attributes: int) -> dict[str, Any]:
@@ -221,7 +234,8 @@ def train_and_score(variant: Variant, settings: Settings, seed: int, train_set, 
     train_set.seed = seed  # the random flips differ per seed, like the initialisation
     started = time.perf_counter()
     result = fit(model, loss_fn, train_set, settings.train_config(seed),
-                 checkpoint_path=checkpoint_path(settings.profile, variant, seed), val_set=val_set, evaluate=evaluate)
+                 checkpoint_path=checkpoint_path(settings.profile, variant, seed, model), val_set=val_set,
+                 evaluate=evaluate)
     seconds = time.perf_counter() - started
     predictions = collect_predictions(result.model, test_set, batch_size=settings.eval_batch_size)
     metrics = score(predictions, attribute_types)
@@ -271,7 +285,8 @@ def write_metrics(paper: str, settings: Settings, benchmark: str, results: Exper
         "dataset_label": settings.dataset_label,
         "benchmark": benchmark,
         "profile": settings.profile,
-        "settings": {key: value for key, value in dataclasses.asdict(settings).items() if key != "num_workers"},
+        "settings": {key: value for key, value in dataclasses.asdict(settings).items()
+                     if key not in ("num_workers", "progress_bars")},
         "rows": rows,
         **(extra or {}),
     }
@@ -306,11 +321,12 @@ def load_trained_variant(profile: str, paper: str, variant_key: str, seed: int, 
     variant = Variant(variant_key, row["name"], row["model"], row["model_kwargs"])
     fields = {field.name for field in dataclasses.fields(Settings)}
     settings = Settings(**{key: value for key, value in recorded["settings"].items() if key in fields})
-    path = checkpoint_path(profile, variant, seed)
+    model = build_variant(variant, settings, num_categories, num_attributes, seed)
+    path = checkpoint_path(profile, variant, seed, model)
     if not path.exists():
         producer = PRODUCERS.get(paper, f"{paper}_train")
-        raise MissingMetricsError(f"{path} is missing: the {producer} notebook writes it (seeds {row['seeds']})")
-    model = build_variant(variant, settings, num_categories, num_attributes, seed)
+        raise MissingMetricsError(f"{path} is missing: the {producer} notebook writes it (seeds {row['seeds']}) "
+                                  f"with the current model code")
     return load_trained(model, path).eval()
 
 

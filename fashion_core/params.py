@@ -151,6 +151,10 @@ def resolved_parameters(profile: str, notebook_path: str | os.PathLike, root: Pa
             values[key] = data.value(key)
     if "profile" in declared:
         values["profile"] = profile
+    if "progress_bars" in declared:
+        # Bars are for a person watching a live kernel; in a saved report they are timing noise
+        # (and a resumed run draws none, which nbval would report as a difference).
+        values["progress_bars"] = False
     yaml_path = profile_dir(profile, root) / f"{notebook_path.stem}.yaml"
     if yaml_path.exists():
         overrides = read_yaml_mapping(yaml_path)

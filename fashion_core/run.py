@@ -91,7 +91,7 @@ def execute_notebook(notebook: Path, parameters: dict, profile: str) -> None:
         try:
             papermill.execute_notebook(
                 str(notebook), str(partial), parameters=parameters, kernel_name="python3",
-                cwd=str(directory), progress_bar=False, log_output=False,
+                cwd=str(directory), progress_bar=True, log_output=False,
             )
         except Exception:
             failed = directory / ".failed" / notebook.name
@@ -121,8 +121,9 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     try:
+        # Validate every notebook's params, not just the selected ones: a typo is an error either way.
+        parameters = validate_profile(args.profile, discover_notebooks())
         notebooks = discover_notebooks(args.only)
-        parameters = validate_profile(args.profile, notebooks)
         print(f"[params] {len(notebooks)} notebooks, params for profile {args.profile!r} valid", flush=True)
         data_started = time.perf_counter()
         dataset_label = prepare_data(args.profile)
