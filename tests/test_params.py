@@ -90,10 +90,11 @@ def test_params_file_without_a_notebook_is_an_error(workbook):
 def test_data_roots_reach_notebooks_that_declare_them(workbook):
     root, _ = workbook
     notebook = _write_notebook(root / "notebooks" / "demo_tables.ipynb",
-                               'deepfashion_c_root = ""\ndataset_label = ""\nprofile = ""\n')
+                               'deepfashion_c_root = ""\ndataset_label = ""\nprofile = ""\nprogress_bars = True\n')
     values = params.resolved_parameters("smoke", notebook)
     assert values["deepfashion_c_root"] == str(root / "data" / "s" / "deepfashion_c")
     assert values["dataset_label"] == "SynthFashion" and values["profile"] == "smoke"
+    assert values["progress_bars"] is False  # bars are timing noise in a saved report
 
 
 def test_real_roots_come_from_the_environment_first(workbook, monkeypatch):
