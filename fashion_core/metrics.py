@@ -2,7 +2,7 @@
 
 Every function accepts numpy arrays or torch tensors and returns plain floats or numpy arrays.
 Published numbers in this field move by several points depending on the protocol (see
-/work/shared/papers/NOTES.md, "Metric protocols"), so each docstring states exactly what is
+../shared/papers/NOTES.md, "Metric protocols"), so each docstring states exactly what is
 counted, what goes in the denominator and how ties are broken. Fractions are returned in
 [0, 1], never percentages.
 

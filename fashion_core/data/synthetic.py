@@ -3,7 +3,7 @@
 SynthFashion is NOT DeepFashion.  It renders simple parametric garments (18 categories from the
 DeepFashion vocabulary, 67 attributes of the five DeepFashion types) worn by a flat mannequin,
 with exact ground truth, and writes them to disk exactly as DeepFashion-C, FLD and FashionAI
-ship theirs (see /work/shared/papers/NOTES.md), so the real loaders read it unchanged:
+ship theirs (see ../shared/papers/NOTES.md), so the real loaders read it unchanged:
 
     OUT/synthfashion.json                          manifest (arguments, counts, conventions)
     OUT/deepfashion_c/img/<Item_Name>/img_XXXXXXXX.jpg

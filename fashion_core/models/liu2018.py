@@ -1,6 +1,6 @@
 """Liu & Lu 2018: full-resolution landmark heatmaps and landmark-driven attention.
 
-As /work/shared/papers/NOTES.md describes the authors' implementation (channel counts scale
+As ../shared/papers/NOTES.md describes the authors' implementation (channel counts scale
 with ``width``; at width 1.0 on the "vgg16" backbone they are the paper's):
 
     image -> VGG16 up to conv4_3 (C4 x S/8 x S/8; 512 x 28 x 28 at 224)
