@@ -49,10 +49,16 @@ def _model_device(model: torch.nn.Module) -> torch.device:
 
 def collect_predictions(model: torch.nn.Module, dataset, batch_size: int = 64, num_workers: int = 0) -> Predictions:
     """Run the model over a dataset once, in order, with no random transform."""
+    return predictions_from_loader(model, DataLoader(dataset, batch_size=batch_size, shuffle=False,
+                                                     num_workers=num_workers))
+
+
+def predictions_from_loader(model: torch.nn.Module, loader: DataLoader) -> Predictions:
+    """Run the model over every batch of a loader (the trainer's validation loader, or collect_predictions')."""
+    dataset = loader.dataset
     if getattr(dataset, "flip", False):
         raise ValueError("evaluation datasets must not flip: build the dataset with flip=False")
     device = _model_device(model)
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
     parts: dict[str, list[np.ndarray]] = {}
 
     def keep(name: str, value: Any) -> None:

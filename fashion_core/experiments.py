@@ -147,24 +147,14 @@ def load_deepfashion_c(root, input_size: int, cache_images: bool = True) -> Deep
 
 
 def validation_metrics(model, loader) -> dict[str, float]:
-    """Per-epoch validation numbers for the training curves: NE and category top-1."""
-    from fashion_core.evaluation import category_metrics, landmark_metrics
+    """Per-epoch validation numbers for the training curves: NE and category top-1, same protocol as the test."""
+    from fashion_core.evaluation import category_metrics, landmark_metrics, predictions_from_loader
 
-    parts: dict[str, list] = {"pred": [], "true": [], "visible": [], "scores": [], "labels": []}
-    size = loader.dataset.input_size
-    for batch in loader:
-        outputs = model(batch["image"])
-        parts["pred"].append(outputs["landmarks"].float().cpu())
-        parts["true"].append(batch["landmarks"].cpu())
-        parts["visible"].append(batch["visible"].cpu())
-        if "category_logits" in outputs:
-            parts["scores"].append(outputs["category_logits"].float().cpu())
-            parts["labels"].append(batch["category"].cpu())
-    result = {"val_ne_avg": landmark_metrics(torch.cat(parts["pred"]).numpy(), torch.cat(parts["true"]).numpy(),
-                                             torch.cat(parts["visible"]).numpy(), size)["ne_avg"]}
-    if parts["scores"]:
-        result["val_category_top1"] = category_metrics(torch.cat(parts["scores"]).numpy(),
-                                                       torch.cat(parts["labels"]).numpy())["category_top1"]
+    predictions = predictions_from_loader(model, loader)
+    result = {"val_ne_avg": landmark_metrics(predictions.landmarks, predictions.landmarks_true, predictions.visible,
+                                             predictions.input_size)["ne_avg"]}
+    if predictions.category_scores is not None:
+        result["val_category_top1"] = category_metrics(predictions.category_scores, predictions.category)["category_top1"]
     return result
 
 
