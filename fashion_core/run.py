@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as error:  # keep going: one broken notebook must not hide the others' results
             failed.append(notebook.stem)
             status = "FAILED"
-            print(f"[run] {notebook.stem} failed: {type(error).__name__}: {_first_line(error)}", file=sys.stderr, flush=True)
+            print(f"[run] {notebook.stem} failed: {type(error).__name__}: {_error_summary(error)}", file=sys.stderr, flush=True)
         timings.append((notebook.stem, time.perf_counter() - notebook_started, status))
 
     index_md, _ = write_index(args.profile, dataset_label, [path.stem for path in notebooks], failed)
@@ -162,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _first_line(error: Exception) -> str:
+def _error_summary(error: Exception) -> str:
+    """The last line of an error message: papermill puts the notebook's own exception there."""
     text = str(error).strip().splitlines()
     return text[-1] if text else ""
 
