@@ -23,6 +23,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageDraw
 
+# The writer uses the reader's keypoint order, so the CSV it writes and the loader cannot drift apart.
+from fashion_core.data.fashionai import FASHIONAI_KEYPOINTS
+
 DEG = math.pi / 180.0
 
 # ----------------------------------------------------------------------------- catalogue
@@ -75,15 +78,6 @@ ATTRIBUTE_TYPES: dict[str, int] = {
     "star print": 5, "heart print": 5, "graphic": 5, "sporty": 5,
 }
 ATTRIBUTE_NAMES = sorted(ATTRIBUTE_TYPES)
-ATTRIBUTE_TYPE_NAMES = {1: "texture", 2: "fabric", 3: "shape", 4: "part", 5: "style"}
-
-FASHIONAI_KEYPOINTS = [
-    "neckline_left", "neckline_right", "center_front", "shoulder_left", "shoulder_right",
-    "armpit_left", "armpit_right", "waistline_left", "waistline_right", "cuff_left_in",
-    "cuff_left_out", "cuff_right_in", "cuff_right_out", "top_hem_left", "top_hem_right",
-    "waistband_left", "waistband_right", "hemline_left", "hemline_right", "crotch",
-    "bottom_left_in", "bottom_left_out", "bottom_right_in", "bottom_right_out",
-]
 _UPPER_KP = ["neckline_left", "neckline_right", "shoulder_left", "shoulder_right", "armpit_left",
              "armpit_right", "cuff_left_in", "cuff_left_out", "cuff_right_in", "cuff_right_out"]
 # Keypoints annotated per FashionAI category (the others are written -1_-1_-1).

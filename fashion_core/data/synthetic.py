@@ -55,6 +55,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from fashion_core.data.deepfashion import ATTRIBUTE_TYPE_NAMES
 from fashion_core.data import garments as G
 
 GENERATOR_VERSION = "synthfashion-1.0"
@@ -305,7 +306,7 @@ def _write_fld(root: Path, records: list[dict]) -> None:
 
 def _write_fashionai(root: Path, records: list[dict]) -> None:
     (root / "Annotations").mkdir(parents=True, exist_ok=True)
-    header = ",".join(["image_id", "image_category"] + G.FASHIONAI_KEYPOINTS)
+    header = ",".join(["image_id", "image_category", *G.FASHIONAI_KEYPOINTS])
     for split in SPLITS:
         rows = [",".join([r["fai"]["image_id"], r["fai"]["category"]] + r["fai"]["cells"])
                 for r in records if r["split"] == split and "fai" in r]
@@ -321,7 +322,7 @@ def _manifest(args: dict, records: list[dict], samples: list[Sample]) -> dict:
     counts: dict = {"images": {s: 0 for s in SPLITS}, "items": {s: 0 for s in SPLITS},
                     "categories": {c: {s: 0 for s in SPLITS} for c in G.CATEGORY_NAMES},
                     "attributes": {a: {s: 0 for s in SPLITS} for a in G.ATTRIBUTE_NAMES},
-                    "attribute_types": {G.ATTRIBUTE_TYPE_NAMES[t]: sum(1 for a in G.ATTRIBUTE_NAMES
+                    "attribute_types": {ATTRIBUTE_TYPE_NAMES[t]: sum(1 for a in G.ATTRIBUTE_NAMES
                                                                         if G.ATTRIBUTE_TYPES[a] == t) for t in range(1, 6)}}
     items_seen = {s: set() for s in SPLITS}
     for smp in samples:
