@@ -20,18 +20,14 @@ Models that need their own conv5 (Liu & Lu after the attention, FashionNet's pos
 global branches) take ``copy.deepcopy(trunk.conv5)`` so every copy starts from the same
 (pretrained, when asked) weights.
 
-Pretrained weights never hang and never fail silently: the file is taken from
-``weights_path`` when given, else from the torch hub cache
-(``$TORCH_HOME/hub/checkpoints/vgg16-397923af.pth``); when it is not there one download is
-tried (with a socket timeout), and if that fails a RuntimeError says which file to put
-where.
+Pretrained weights are found by fashion_core.models.weights (``weights_path``, else
+``$TORCH_HOME/hub/checkpoints/vgg16-397923af.pth``, else one bounded download attempt, else a
+RuntimeError saying which file to put where).
 """
 from __future__ import annotations
 
 import copy
 import os
-import re
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +35,8 @@ import torch
 import torchvision
 from torch import nn
 from torchvision.models.vgg import VGG16_Weights, make_layers
+
+from fashion_core.models.weights import imagenet_weights_file, missing_weights_message, read_state_dict, weights_cache_path
 
 __all__ = [
     "BACKBONES",
@@ -56,7 +54,6 @@ VGG16_CHANNELS = (64, 128, 256, 512, 512)
 VGG16_BLOCK_DEPTHS = (2, 2, 3, 3, 3)
 VGG16_WEIGHTS_URL: str = VGG16_Weights.IMAGENET1K_V1.url
 VGG16_WEIGHTS_FILE: str = os.path.basename(VGG16_WEIGHTS_URL)  # vgg16-397923af.pth
-DOWNLOAD_TIMEOUT_SECONDS = 30.0
 
 
 def scaled(channels: int, width: float, minimum: int = 4) -> int:
@@ -79,69 +76,17 @@ class VGGTrunk:
 
 def vgg16_weights_cache_path() -> Path:
     """Where torchvision looks for the ImageNet VGG16 file: $TORCH_HOME/hub/checkpoints/vgg16-397923af.pth."""
-    return Path(torch.hub.get_dir()) / "checkpoints" / VGG16_WEIGHTS_FILE
-
-
-def _missing_weights_message(reason: str) -> str:
-    cache = vgg16_weights_cache_path()
-    return (
-        f"pretrained=True needs the ImageNet VGG16 weights file {VGG16_WEIGHTS_FILE}, but {reason}. "
-        f"Either put {VGG16_WEIGHTS_FILE} (downloadable from {VGG16_WEIGHTS_URL}) at {cache} "
-        f"(that is $TORCH_HOME/hub/checkpoints/{VGG16_WEIGHTS_FILE}; TORCH_HOME defaults to ~/.cache/torch), "
-        f"or pass weights_path='/path/to/{VGG16_WEIGHTS_FILE}' (the `weights_path` notebook parameter), "
-        f"or use pretrained=False."
-    )
-
-
-def _download_vgg16_weights(destination: Path) -> None:
-    """One download attempt into the hub cache, bounded by a socket timeout (no network -> fails fast)."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    match = re.search(r"-([a-f0-9]+)\.", VGG16_WEIGHTS_FILE)
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_SECONDS)
-    try:
-        # Looked up at call time so tests can replace it.
-        torch.hub.download_url_to_file(VGG16_WEIGHTS_URL, str(destination),
-                                       hash_prefix=match.group(1) if match else None, progress=False)
-    finally:
-        socket.setdefaulttimeout(previous)
-
-
-def _vgg16_weights_file(weights_path: str | os.PathLike | None) -> Path:
-    if weights_path is not None:
-        path = Path(weights_path).expanduser()
-        if not path.is_file():
-            raise RuntimeError(_missing_weights_message(f"weights_path {path} does not exist"))
-        return path
-    path = vgg16_weights_cache_path()
-    if path.is_file():
-        return path
-    try:
-        _download_vgg16_weights(path)
-    except Exception as error:  # no network, timeout, hash mismatch, read-only cache...
-        raise RuntimeError(_missing_weights_message(
-            f"{path} does not exist and downloading it failed ({type(error).__name__}: {error})")) from error
-    if not path.is_file():
-        raise RuntimeError(_missing_weights_message(f"{path} does not exist after the download"))
-    return path
+    return weights_cache_path(VGG16_WEIGHTS_URL)
 
 
 def _load_vgg16_weights(model: nn.Module, path: Path) -> None:
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise RuntimeError(f"cannot read VGG16 weights from {path}: {error}. "
-                           + _missing_weights_message("that file is not a torch state_dict")) from error
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise RuntimeError(_missing_weights_message(f"{path} does not hold a state_dict"))
+    state = read_state_dict(path, VGG16_WEIGHTS_URL, "VGG16")
     features = {key: value for key, value in state.items() if key.startswith("features.")}
     expected = {key for key in model.state_dict() if key.startswith("features.")}
     if set(features) != expected:
         missing = sorted(expected - set(features))[:4]
         raise RuntimeError(f"{path} is not a torchvision vgg16 state_dict (missing e.g. {missing}). "
-                           + _missing_weights_message("the file has the wrong layout"))
+                           + missing_weights_message(VGG16_WEIGHTS_URL, "VGG16", "the file has the wrong layout"))
     # Only the conv layers are used; the ImageNet classifier is dropped.
     model.load_state_dict(features, strict=False)
 
@@ -170,7 +115,7 @@ def vgg16_trunk(width: float = 1.0, pretrained: bool = False, weights_path: str 
         batch_norm = width != 1.0
     if width == 1.0 and not batch_norm:
         # Find the weights file first: a missing file fails before building the 138M-parameter model.
-        weights_file = _vgg16_weights_file(weights_path) if pretrained else None
+        weights_file = imagenet_weights_file(VGG16_WEIGHTS_URL, "VGG16", weights_path) if pretrained else None
         model = torchvision.models.vgg16(weights=None)
         if weights_file is not None:
             _load_vgg16_weights(model, weights_file)

@@ -1,0 +1,61 @@
+import urllib.error
+
+import pytest
+import torch
+
+from fashion_core.models.resnet import RESNET50_WEIGHTS_FILE, build_resnet_trunk
+
+
+@pytest.mark.parametrize("size", [32, 64, 96])
+def test_resnet_mini_pyramid_strides_and_channels(size):
+    trunk = build_resnet_trunk("resnet_mini", width=0.125, blocks=1)
+    features = trunk(torch.zeros(2, 3, size, size))
+    assert [f.shape[1] for f in features] == list(trunk.channels) == [8, 16, 32, 64]
+    assert [f.shape[-1] for f in features] == [size // s for s in trunk.strides]
+
+
+def test_resnet_mini_blocks_add_depth():
+    shallow = sum(p.numel() for p in build_resnet_trunk("resnet_mini", 0.25, blocks=1).parameters())
+    deep = sum(p.numel() for p in build_resnet_trunk("resnet_mini", 0.25, blocks=2).parameters())
+    assert deep > 1.5 * shallow
+
+
+def test_resnet50_paper_trunk_shapes():
+    trunk = build_resnet_trunk("resnet50")
+    with torch.inference_mode():
+        features = trunk.eval()(torch.zeros(1, 3, 224, 224))
+    assert [tuple(f.shape[1:]) for f in features] == [(256, 56, 56), (512, 28, 28), (1024, 14, 14), (2048, 7, 7)]
+
+
+def test_missing_resnet50_weights_name_the_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+
+    def no_network(url, dst, *args, **kwargs):
+        raise urllib.error.URLError("no network in the test")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", no_network)
+    expected = tmp_path / "torch_home" / "hub" / "checkpoints" / RESNET50_WEIGHTS_FILE
+    with pytest.raises(RuntimeError) as error:
+        build_resnet_trunk("resnet50", pretrained=True)
+    assert str(expected) in str(error.value) and "weights_path" in str(error.value)
+
+
+def test_resnet50_weights_load_from_a_local_file(tmp_path):
+    import torchvision
+
+    source = torchvision.models.resnet50(weights=None)
+    torch.save(source.state_dict(), tmp_path / RESNET50_WEIGHTS_FILE)
+    trunk = build_resnet_trunk("resnet50", pretrained=True, weights_path=tmp_path / RESNET50_WEIGHTS_FILE)
+    assert torch.equal(trunk.layer4[0].conv1.weight, source.layer4[0].conv1.weight)
+    torch.save({"fc.weight": source.fc.weight}, tmp_path / "wrong.pth")
+    with pytest.raises(RuntimeError, match="not a torchvision resnet50"):
+        build_resnet_trunk("resnet50", pretrained=True, weights_path=tmp_path / "wrong.pth")
+
+
+def test_backbone_arguments_are_checked():
+    with pytest.raises(ValueError, match="resnet_mini"):
+        build_resnet_trunk("resnet50", width=0.5)
+    with pytest.raises(ValueError, match="from scratch"):
+        build_resnet_trunk("resnet_mini", 0.5, pretrained=True)
+    with pytest.raises(ValueError, match="backbone must be"):
+        build_resnet_trunk("resnet18")
