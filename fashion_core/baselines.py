@@ -53,3 +53,36 @@ def baseline_metrics(annotations, input_size: int, split: str = "test") -> dict[
         scores = np.broadcast_to(prior, (len(rows), len(prior)))
         results["frequency_prior"] = attribute_metrics(scores, annotations.attributes[rows], annotations.attribute_types)
     return results
+
+
+def fashionai_image_sizes(annotations) -> np.ndarray:
+    """(N,2) width, height of every image of FashionAI annotations (read from the file headers)."""
+    from PIL import Image
+
+    sizes = np.empty((len(annotations), 2), dtype=np.float64)
+    for row in range(len(annotations)):
+        with Image.open(annotations.image_path(row)) as image:
+            sizes[row] = image.size
+    return sizes
+
+
+def fashionai_mean_shape_metrics(train_annotations, test_annotations) -> dict[str, dict[str, float]]:
+    """The mean-shape baseline on FashionAI: every keypoint at its training mean per category.
+
+    Means are taken in image-normalised coordinates (x / width, y / height) over the training
+    keypoints that have a position (v 0 or 1), per FashionAI category, and mapped back to each
+    test image's pixels; scored with fashion_core.evaluation.fashionai_landmark_metrics.
+    """
+    from fashion_core.evaluation import fashionai_landmark_metrics
+
+    train_points = train_annotations.keypoints / fashionai_image_sizes(train_annotations)[:, None, :]
+    test_sizes = fashionai_image_sizes(test_annotations)
+    prediction = np.full(test_annotations.keypoints.shape, 0.5)
+    for category in np.unique(test_annotations.category):
+        weights = ((train_annotations.visibility >= 0) & (train_annotations.category == category)[:, None])
+        counts = weights.sum(axis=0)
+        means = np.where(counts[:, None] > 0, (train_points * weights[..., None]).sum(axis=0)
+                         / np.maximum(counts, 1)[:, None], 0.5)
+        prediction[test_annotations.category == category] = means
+    return {"mean_shape": fashionai_landmark_metrics(prediction * test_sizes[:, None, :], test_annotations.keypoints,
+                                                     test_annotations.visibility, test_annotations.category)}

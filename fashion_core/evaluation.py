@@ -7,6 +7,10 @@ NE is the Euclidean distance in those units, averaged per landmark over the imag
 landmark is visible (code 0); "avg" is the mean of the per-landmark values. Category: top-k
 accuracy. Attributes: per-image top-k over all attributes ("all") or within a type, recall =
 hits / positives summed over the whole split (micro).
+
+FashionAI (fashionai_score): the challenge NE, in original-image pixels: sum(d / s) / count over
+the keypoints with v == 1, s the true armpit (tops, dresses) or waistband (skirts, trousers)
+distance; per keypoint, per Hu et al. 2018 Table 1 group, and pooled ("ne_avg").
 """
 from __future__ import annotations
 
@@ -40,6 +44,8 @@ class Predictions:
     category: np.ndarray | None = None           # (N,)
     attribute_scores: np.ndarray | None = None   # (N,K)
     attributes: np.ndarray | None = None         # (N,K) 0/1
+    scale: np.ndarray | None = None              # (N,2) input px per original px (x, y), from the dataset
+    stage_landmarks: np.ndarray | None = None    # (N,T,L,2) each stage's prediction (multi-stage models)
 
 
 def _model_device(model: torch.nn.Module) -> torch.device:
@@ -70,6 +76,10 @@ def predictions_from_loader(model: torch.nn.Module, loader: DataLoader) -> Predi
         for batch in loader:
             outputs = model(batch["image"].to(device))
             keep("landmarks", outputs["landmarks"])
+            if "stage_landmarks" in outputs:
+                keep("stage_landmarks", outputs["stage_landmarks"])
+            if "scale" in batch:
+                keep("true_scale", batch["scale"].numpy())
             if "category_logits" in outputs:
                 keep("category_scores", outputs["category_logits"])
             if "attribute_logits" in outputs:
@@ -92,6 +102,8 @@ def predictions_from_loader(model: torch.nn.Module, loader: DataLoader) -> Predi
         category=joined["true_category"] if has_categories else None,
         attribute_scores=joined["attribute_scores"] if has_attributes else None,
         attributes=joined["true_attributes"] if has_attributes else None,
+        scale=joined.get("true_scale"),
+        stage_landmarks=joined.get("stage_landmarks"),
     )
 
 
@@ -120,6 +132,22 @@ def attribute_metrics(scores: np.ndarray, targets: np.ndarray, attribute_types: 
     return result
 
 
+def attribute_metrics_on_unknown(scores: np.ndarray, targets: np.ndarray, attribute_types: np.ndarray,
+                                 known: np.ndarray) -> dict[str, float]:
+    """attribute_metrics over the unknown labels only, for models given some labels as input (M2Fashion, C-Tran).
+
+    known (N,K) bool: labels revealed to the model. They are neither ranked (score -inf, so never
+    in a top k while an unknown label is left) nor counted as positives; with no label known this
+    equals attribute_metrics. Fewer positives remain per image as more are revealed, so recall@k
+    rises with the revealed fraction even for a model that ignores its input: compare with the same
+    reveal scored on a model that was not told the labels.
+    """
+    known = np.asarray(known, dtype=bool)
+    if known.shape != np.shape(scores):
+        raise ValueError(f"known: expected shape {np.shape(scores)} like scores, got {known.shape}")
+    return attribute_metrics(np.where(known, -np.inf, scores), np.where(known, 0, targets), attribute_types)
+
+
 def score(predictions: Predictions, attribute_types: np.ndarray | None = None) -> dict[str, float]:
     """The full metric dict of a model's predictions (keys as in fashion_core.reference)."""
     result = landmark_metrics(predictions.landmarks, predictions.landmarks_true, predictions.visible,
@@ -128,4 +156,48 @@ def score(predictions: Predictions, attribute_types: np.ndarray | None = None) -
         result.update(category_metrics(predictions.category_scores, predictions.category))
     if predictions.attribute_scores is not None and attribute_types is not None:
         result.update(attribute_metrics(predictions.attribute_scores, predictions.attributes, attribute_types))
+    return result
+
+
+# --------------------------------------------------------------------------- FashionAI
+def fashionai_landmark_metrics(landmarks: np.ndarray, keypoints_true: np.ndarray, visibility: np.ndarray,
+                               categories: np.ndarray) -> dict[str, float]:
+    """FashionAI NE (challenge definition) of (N,24,2) predictions in ORIGINAL image pixels.
+
+    Keys: ne_<keypoint> (24, FASHIONAI_KEYPOINTS names), ne_<group> (the 13 keypoint groups of
+    Hu et al. 2018 Table 1, pooled over their keypoints), ne_avg (pooled over every counted
+    keypoint: the challenge score). Normaliser: the true armpit distance (blouse, outwear,
+    dress) or waistband distance (skirt, trousers); only v == 1 keypoints count.
+    """
+    from fashion_core.data.fashionai import FASHIONAI_KEYPOINTS
+
+    per_keypoint, overall = metrics.fashionai_normalized_error_per_keypoint(landmarks, keypoints_true, visibility,
+                                                                           categories)
+    groups, _ = metrics.fashionai_normalized_error_per_group(landmarks, keypoints_true, visibility, categories)
+    result = {f"ne_{name}": float(value) for name, value in zip(FASHIONAI_KEYPOINTS, per_keypoint)}
+    result.update({f"ne_{name}": value for name, value in groups.items()})
+    result["ne_avg"] = float(overall)
+    return result
+
+
+def fashionai_score(predictions: Predictions, annotations) -> dict[str, float]:
+    """The metric dict of predictions on a FashionAIDataset split whose annotations are `annotations`.
+
+    The model predicts in the S x S input (the whole image resized, aspect not kept), so each
+    prediction is mapped back to original pixels with the dataset's per-image scale before the
+    FashionAI NE, whose normaliser is a distance in the original image; the truth is the
+    annotation itself. Multi-stage models (stage_landmarks) also get ne_stage<t>, the overall NE
+    of stage t's prediction (t = 1..T); the last one equals ne_avg.
+    """
+    if predictions.scale is None:
+        raise ValueError("FashionAI scoring needs the dataset's per-image 'scale' (FashionAIDataset provides it)")
+    rows = np.asarray(predictions.index, dtype=np.int64)
+    to_original = 1.0 / predictions.scale.astype(np.float64)[:, None, :]
+    truth, codes = annotations.keypoints[rows], annotations.visibility[rows]
+    categories = annotations.category[rows]
+    result = fashionai_landmark_metrics(predictions.landmarks * to_original, truth, codes, categories)
+    if predictions.stage_landmarks is not None:
+        for stage in range(predictions.stage_landmarks.shape[1]):
+            result[f"ne_stage{stage + 1}"] = metrics.fashionai_normalized_error(
+                predictions.stage_landmarks[:, stage] * to_original, truth, codes, categories)
     return result

@@ -25,6 +25,9 @@ from fashion_core.train import TrainConfig, fit
 PRODUCERS = {
     "fashionnet": "fashionnet_train",
     "liu2018": "liu2018_train",
+    "dafe": "dafe_train",
+    "fpm": "fpm_train",
+    "m2fashion": "m2fashion_train",
 }
 
 
@@ -51,7 +54,46 @@ VARIANTS: dict[str, dict[str, Variant]] = {
         "conv_only": Variant("liu2018_conv_only", "Liu & Lu: conv-only attention", "liu2018",
                              {"upsample": True, "attention": "conv_only"}),
     },
+    # DAFE's rows are trained on DeepFashion-C and on FLD (see for_benchmark). The FashionNet and
+    # Liu & Lu rows are their landmark parts, trained on the landmark loss alone like DAFE.
+    "dafe": {
+        "full": Variant("dafe", "DAFE", "dafe", {"sau": True, "cas": True}),
+        "no_sau": Variant("dafe_no_sau", "DAFE without SAU", "dafe", {"sau": False, "cas": True}),
+        "no_cas": Variant("dafe_no_cas", "DAFE without CAS", "dafe", {"sau": True, "cas": False}),
+        "fpn": Variant("dafe_fpn", "plain FPN decoder", "dafe", {"sau": False, "cas": False}),
+        "fashionnet": Variant("dafe_fashionnet", "FashionNet (pose branch)", "fashionnet", {"landmarks_only": True}),
+        "liu2018": Variant("dafe_liu2018", "Liu & Lu (landmark branch)", "liu2018",
+                           {"landmarks_only": True, "attention": "none", "upsample": True}),
+    },
+    "m2fashion": {
+        "full": Variant("m2fashion", "M2Fashion", "m2fashion"),
+        "no_asa": Variant("m2fashion_no_asa", "M2Fashion w/o ASA", "m2fashion", {"asa": False}),
+        "no_aca": Variant("m2fashion_no_aca", "M2Fashion w/o ACA", "m2fashion", {"aca": False}),
+        "category_only": Variant("m2fashion_category_only", "M2Fashion: category only", "m2fashion",
+                                 {"tasks": "category"}),
+        "attribute_only": Variant("m2fashion_attribute_only", "M2Fashion: attribute only", "m2fashion",
+                                  {"tasks": "attribute"}),
+        "gap": Variant("m2fashion_gap", "M2Fashion: GAP", "m2fashion", {"pooling": "gap"}),
+        # Table 3's retrieval baselines, on the same trunk and triplets (fashion_core.models.retrieval_baselines).
+        "triplet": Variant("m2fashion_triplet", "Triplet network (unconditioned)", "retrieval_baseline",
+                           {"condition": "none"}),
+        "asen": Variant("m2fashion_asen", "ASEN-style (attribute type only)", "retrieval_baseline",
+                        {"condition": "type"}),
+    },
+    "fpm": {
+        "full": Variant("fpm", "FPM", "fpm", {"num_keypoints": 24}),
+        # Hu et al.'s baseline row: FashionNet's direct coordinate regression on the same 24
+        # keypoints, kept in its landmark-focused training step for the whole run.
+        "regression": Variant("fpm_regression", "FashionNet-style regression", "fashionnet",
+                              {"num_landmarks": 24, "loss_schedule_switch_epoch": 1_000_000}),
+    },
 }
+
+
+def fpm_variants(names: list[str], stages: int) -> list[Variant]:
+    """The FPM rows with the notebook's number of stages T (the regression baseline has none)."""
+    return [dataclasses.replace(variant, model_kwargs={**variant.model_kwargs, "stages": int(stages)})
+            if variant.model == "fpm" else variant for variant in variants("fpm", names)]
 
 
 def variants(paper: str, names: list[str]) -> list[Variant]:
@@ -60,6 +102,26 @@ def variants(paper: str, names: list[str]) -> list[Variant]:
     if unknown:
         raise ValueError(f"unknown {paper} variants {unknown}; expected some of {list(known)}")
     return [known[name] for name in names]
+
+
+# Key suffixes of rows trained on more than one benchmark (DAFE: DeepFashion-C and FLD).
+BENCHMARK_SUFFIXES = {"DeepFashion-C": "deepfashion_c", "FLD": "fld"}
+
+
+def for_benchmark(rows: list[Variant], benchmark: str) -> list[Variant]:
+    """The same rows trained on `benchmark`: the key, and so the checkpoint file, gets the benchmark's suffix."""
+    if benchmark not in BENCHMARK_SUFFIXES:
+        raise ValueError(f"unknown benchmark {benchmark!r}; expected one of {list(BENCHMARK_SUFFIXES)}")
+    return [dataclasses.replace(row, key=f"{row.key}_{BENCHMARK_SUFFIXES[benchmark]}") for row in rows]
+
+
+def with_model_kwargs(rows: list[Variant], model: str, **kwargs) -> list[Variant]:
+    """Rows of `model` get extra builder arguments, which win over Settings; other rows are unchanged.
+
+    E.g. DAFE's FashionNet rows keep their own VGG trunk while Settings.backbone is DAFE's ResNet.
+    """
+    return [dataclasses.replace(row, model_kwargs={**row.model_kwargs, **kwargs}) if row.model == model else row
+            for row in rows]
 
 
 @dataclass(frozen=True)
@@ -83,11 +145,14 @@ class Settings:
     cache_images: bool = True
     eval_batch_size: int = 64
     progress_bars: bool = True
+    # "exponential": lr * lr_gamma**epoch; "step": lr * lr_gamma**(epoch // lr_step_size) (DAFE: x0.1 every 10).
+    lr_schedule: str = "exponential"
+    lr_step_size: int = 10
 
     def train_config(self, seed: int) -> TrainConfig:
         return TrainConfig(epochs=self.epochs, batch_size=self.batch_size, optimizer=self.optimizer, lr=self.lr,
-                           lr_schedule="exponential", lr_gamma=self.lr_gamma, seed=seed,
-                           num_workers=self.num_workers, progress=self.progress_bars)
+                           lr_schedule=self.lr_schedule, lr_gamma=self.lr_gamma, lr_step_size=self.lr_step_size,
+                           seed=seed, num_workers=self.num_workers, progress=self.progress_bars)
 
 
 @dataclass
@@ -146,6 +211,63 @@ def load_deepfashion_c(root, input_size: int, cache_images: bool = True) -> Deep
     )
 
 
+@dataclass
+class FashionAIData:
+    annotations: dict[str, Any]  # split -> FashionAIAnnotations (one CSV per split)
+    train: Any
+    val: Any
+    test: Any
+
+
+def load_fashionai(root, input_size: int, cache_images: bool = True) -> FashionAIData:
+    """Read a FashionAI tree (real or SynthFashion: Annotations/{train,val,test}.csv) and build the split datasets.
+
+    Training flips (left/right keypoints swap); validation and test never transform randomly.
+    """
+    from fashion_core.data.datasets import FashionAIDataset
+    from fashion_core.data.fashionai import read_fashionai
+
+    annotations = {split: read_fashionai(root, split) for split in ("train", "val", "test")}
+    return FashionAIData(
+        annotations,
+        FashionAIDataset(annotations["train"], input_size, flip=True, cache_images=cache_images),
+        FashionAIDataset(annotations["val"], input_size, cache_images=cache_images),
+        FashionAIDataset(annotations["test"], input_size, cache_images=cache_images),
+    )
+
+
+def fashionai_scorer(annotations):
+    """A scorer for run_variants: predictions on the split of `annotations` -> FashionAI metrics."""
+    from fashion_core.evaluation import fashionai_score
+
+    return lambda predictions: fashionai_score(predictions, annotations)
+
+
+def fashionai_validation_metrics(model, loader) -> dict[str, float]:
+    """Per-epoch validation FashionAI NE on a FashionAIDataset loader, same protocol as the test."""
+    from fashion_core.evaluation import fashionai_score, predictions_from_loader
+
+    predictions = predictions_from_loader(model, loader)
+    return {"val_ne_avg": fashionai_score(predictions, loader.dataset.annotations)["ne_avg"]}
+
+
+def load_fld(root, input_size: int, cache_images: bool = True) -> DeepFashionData:
+    """Read an FLD tree (real or SynthFashion) and build the three split datasets, like load_deepfashion_c.
+
+    FLD has landmarks only: samples carry category -1 and no attributes.
+    """
+    from fashion_core.data.datasets import LandmarkDataset
+    from fashion_core.data.deepfashion import read_fld
+
+    annotations = read_fld(root)
+    return DeepFashionData(
+        annotations,
+        LandmarkDataset(annotations, "train", input_size, flip=True, cache_images=cache_images),
+        LandmarkDataset(annotations, "val", input_size, cache_images=cache_images),
+        LandmarkDataset(annotations, "test", input_size, cache_images=cache_images),
+    )
+
+
 def validation_metrics(model, loader) -> dict[str, float]:
     """Per-epoch validation numbers for the training curves: NE and category top-1, same protocol as the test."""
     from fashion_core.evaluation import category_metrics, landmark_metrics, predictions_from_loader
@@ -197,14 +319,28 @@ def architecture_fingerprint(model: torch.nn.Module) -> str:
     return hashlib.sha256(layout.encode()).hexdigest()[:10]
 
 
+def model_kwargs_fingerprint(variant: Variant) -> str:
+    """A short hash of the variant's builder arguments (switches, loss weights, schedule).
+
+    Also part of the checkpoint name: a row whose loss weights changed in params has the same
+    architecture, and must not resume (or, when finished, reuse) a checkpoint trained with the old ones.
+    """
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(variant.model_kwargs, sort_keys=True, default=str).encode()).hexdigest()[:6]
+
+
 def checkpoint_path(profile: str, variant: Variant, seed: int, model: torch.nn.Module) -> Path:
-    return reports_dir(profile) / "checkpoints" / f"{variant.key}-seed{seed}-{architecture_fingerprint(model)}.pt"
+    return (reports_dir(profile) / "checkpoints"
+            / f"{variant.key}-seed{seed}-{architecture_fingerprint(model)}-{model_kwargs_fingerprint(variant)}.pt")
 
 
 def model_kwargs(variant: Variant, settings: Settings, num_categories: int, num_attributes: int) -> dict[str, Any]:
-    return dict(num_categories=num_categories, num_attributes=num_attributes, backbone=settings.backbone,
-                width=settings.width, input_size=settings.input_size, pretrained=settings.pretrained,
-                weights_path=settings.weights_path or None, **variant.model_kwargs)
+    """The builder arguments: Settings first, then the variant's own model_kwargs, which win."""
+    return {**dict(num_categories=num_categories, num_attributes=num_attributes, backbone=settings.backbone,
+                   width=settings.width, input_size=settings.input_size, pretrained=settings.pretrained,
+                   weights_path=settings.weights_path or None), **variant.model_kwargs}
 
 
 def build_variant(variant: Variant, settings: Settings, num_categories: int, num_attributes: int, seed: int):
@@ -216,8 +352,11 @@ def build_variant(variant: Variant, settings: Settings, num_categories: int, num
 
 
 def train_and_score(variant: Variant, settings: Settings, seed: int, train_set, test_set, attribute_types,
-                    num_categories: int, evaluate=None, val_set=None) -> RunResult:
-    """Train (or resume from the checkpoint) one variant with one seed, then score it on test_set."""
+                    num_categories: int, evaluate=None, val_set=None, scorer=None) -> RunResult:
+    """Train (or resume from the checkpoint) one variant with one seed, then score it on test_set.
+
+    scorer: predictions -> metric dict (default: evaluation.score with attribute_types).
+    """
     from fashion_core.models import loss_fn
 
     model = build_variant(variant, settings, num_categories, len(attribute_types), seed)
@@ -228,18 +367,18 @@ def train_and_score(variant: Variant, settings: Settings, seed: int, train_set, 
                  evaluate=evaluate)
     seconds = time.perf_counter() - started
     predictions = collect_predictions(result.model, test_set, batch_size=settings.eval_batch_size)
-    metrics = score(predictions, attribute_types)
+    metrics = scorer(predictions) if scorer is not None else score(predictions, attribute_types)
     return RunResult(variant, seed, metrics, result.history, seconds, predictions)
 
 
 def run_variants(variants: list[Variant], settings: Settings, train_set, test_set, attribute_types,
-                 num_categories: int, evaluate=None, val_set=None) -> ExperimentResults:
+                 num_categories: int, evaluate=None, val_set=None, scorer=None) -> ExperimentResults:
     runs = []
     for variant in variants:
         for seed in settings.seeds:
             print(f"{variant.name}, seed {seed}", flush=True)
             runs.append(train_and_score(variant, settings, seed, train_set, test_set, attribute_types,
-                                        num_categories, evaluate=evaluate, val_set=val_set))
+                                        num_categories, evaluate=evaluate, val_set=val_set, scorer=scorer))
     return ExperimentResults(runs)
 
 
@@ -259,7 +398,9 @@ def write_metrics(paper: str, settings: Settings, benchmark: str, results: Exper
     variants_in_order = {run.variant.key: run.variant for run in results.runs}
     for variant in variants_in_order.values():
         values = per_seed[per_seed["variant"] == variant.key].drop(columns=["variant"])
-        metric_columns = [column for column in values.columns if column != "seed"]
+        # Only the metrics this variant's runs produced (rows of one table may differ, e.g. per-stage NE).
+        produced = {name for run in results.runs if run.variant.key == variant.key for name in run.metrics}
+        metric_columns = [column for column in values.columns if column != "seed" and column in produced]
         rows[variant.key] = {
             "name": variant.name,
             "model": variant.model,

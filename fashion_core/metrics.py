@@ -24,6 +24,8 @@ __all__ = [
     "normalized_error",
     "fashionai_normalized_error",
     "fashionai_normalized_error_per_keypoint",
+    "FASHIONAI_KEYPOINT_GROUPS",
+    "fashionai_normalized_error_per_group",
     "topk_accuracy",
     "attribute_recall_at_k",
     "mmfashion_attribute_recall",
@@ -286,6 +288,46 @@ def fashionai_normalized_error(pred: Any, gt: Any, visibility: Any, category: An
     See :func:`fashionai_normalized_error_per_keypoint` for the normaliser and the errors raised.
     """
     return fashionai_normalized_error_per_keypoint(pred, gt, visibility, category)[1]
+
+
+# The keypoint groups of Hu et al. 2018 (FPM), Table 1 ("L.R" pools left and right), by 0-based
+# FashionAI keypoint index (fashion_core.data.fashionai.FASHIONAI_KEYPOINTS order).
+FASHIONAI_KEYPOINT_GROUPS: dict[str, tuple[int, ...]] = {
+    "neck": (0, 1),
+    "center_front": (2,),
+    "shoulder": (3, 4),
+    "armpit": (5, 6),
+    "waistline": (7, 8),
+    "cuff_in": (9, 11),
+    "cuff_out": (10, 12),
+    "top_hem": (13, 14),
+    "waistband": (15, 16),
+    "hemline": (17, 18),
+    "crotch": (19,),
+    "bottom_in": (20, 22),
+    "bottom_out": (21, 23),
+}
+
+
+def fashionai_normalized_error_per_group(
+    pred: Any, gt: Any, visibility: Any, category: Any,
+    groups: dict[str, tuple[int, ...]] = FASHIONAI_KEYPOINT_GROUPS,
+) -> tuple[dict[str, float], float]:
+    """FashionAI NE pooled per keypoint group, and overall (the challenge score).
+
+    A group's NE is sum(d / s) / count over every (image, keypoint) of the group with v == 1,
+    i.e. its keypoints' per-keypoint values weighted by how often each is counted; NaN when none
+    is. Normaliser, counting rule and errors as in :func:`fashionai_normalized_error_per_keypoint`.
+    """
+    per_keypoint, overall = fashionai_normalized_error_per_keypoint(pred, gt, visibility, category)
+    counts = (_to_numpy(visibility, "visibility") == 1).sum(axis=0)
+    result = {}
+    for name, members in groups.items():
+        members = list(members)
+        total = int(counts[members].sum())
+        sums = np.where(counts[members] > 0, per_keypoint[members] * counts[members], 0.0).sum()
+        result[name] = float(sums / total) if total else float("nan")
+    return result, overall
 
 
 # --------------------------------------------------------------------------- classification

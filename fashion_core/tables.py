@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from fashion_core.reference import ATTRIBUTE_GROUPS, LANDMARK_KEYS, reference_rows
+from fashion_core.reference import ATTRIBUTE_GROUPS, FASHIONAI_GROUP_KEYS, LANDMARK_KEYS, reference_rows
 
 LANDMARK_ROW_NAMES = ("L.Collar", "R.Collar", "L.Sleeve", "R.Sleeve", "L.Waistline", "R.Waistline", "L.Hem", "R.Hem", "Avg")
 NE_METRICS = tuple(f"ne_{key}" for key in LANDMARK_KEYS) + ("ne_avg",)
@@ -20,6 +20,11 @@ CATEGORY_ATTRIBUTE_METRICS = ("category_top3", "category_top5") + tuple(
     f"attr_{group}_top{k}" for group in ATTRIBUTE_GROUPS for k in (3, 5))
 CATEGORY_ATTRIBUTE_ROW_NAMES = ("Category top-3", "Category top-5") + tuple(
     f"{group.capitalize()} recall@{k}" for group in ATTRIBUTE_GROUPS for k in (3, 5))
+# Hu et al. 2018 (FPM) Table 1: FashionAI NE by keypoint group, as the paper names the columns.
+FASHIONAI_GROUP_ROW_NAMES = ("Neck L.R", "C.Front", "Shoulder L.R", "Armpit L.R", "W.line L.R", "Cuff.I L.R",
+                             "Cuff.O L.R", "Top Hem L.R", "W.band L.R", "Hem L.R", "Crotch", "Bottom.I L.R",
+                             "Bottom.O L.R", "Ave")
+FASHIONAI_NE_METRICS = tuple(f"ne_{key}" for key in FASHIONAI_GROUP_KEYS) + ("ne_avg",)
 
 
 def paper_header(method: str, dataset: str) -> str:
@@ -85,3 +90,17 @@ def baseline_entry(method: str, metrics: dict[str, float], metrics_file: dict[st
     """A baseline column (deterministic: no seeds, no std)."""
     return {"method": method, "dataset_label": metrics_file["dataset_label"], "profile": metrics_file["profile"],
             "seeds": None, "mean": metrics, "std": {}}
+
+
+def per_stage_frame(row: dict[str, Any], prefix: str = "ne_stage") -> pd.DataFrame:
+    """One line per stage of a multi-stage row of a metrics JSON: stage, mean, sd and each seed's value."""
+    stages = sorted((int(key[len(prefix):]), key) for key in row["per_seed"] if key.startswith(prefix)
+                    and key[len(prefix):].isdigit())
+    if not stages:
+        raise KeyError(f"row {row.get('name')!r} has no {prefix}<t> metrics")
+    records = []
+    for stage, key in stages:
+        values = row["per_seed"][key]
+        records.append({"stage": stage, "mean": row["mean"][key], "sd": row["std"][key],
+                        **{f"seed {seed}": value for seed, value in zip(row["seeds"], values)}})
+    return pd.DataFrame(records).set_index("stage")

@@ -198,3 +198,19 @@ def plot_training_curves(histories: pd.DataFrame, metrics: Sequence[str] = ("los
         ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     fig.tight_layout()
     return fig
+
+
+def plot_stage_errors(stages: pd.DataFrame, title: str, ylabel: str = "FashionAI NE (lower is better)"):
+    """Mean ± sd over seeds of an error per stage (a tables.per_stage_frame), each seed as a faint line."""
+    fig, ax = plt.subplots(figsize=(4.6, 3.2))
+    for column in [column for column in stages.columns if column.startswith("seed ")]:
+        ax.plot(stages.index, stages[column], color="0.7", linewidth=0.8, marker=".", zorder=1)
+    ax.errorbar(stages.index, stages["mean"], yerr=stages["sd"].fillna(0.0), marker="o", capsize=3, zorder=2,
+                label="mean ± sd over seeds")
+    ax.set_xlabel("stage t")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

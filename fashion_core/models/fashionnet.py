@@ -20,7 +20,8 @@ annotated landmarks (a complaint about public FashionNet re-implementations).
 Losses (compute_loss): landmark regression = squared error of the normalised coordinates
 (x / input_size, y / input_size) summed over x, y and averaged over *present* landmarks
 (visibility code 0 or 1); visibility = binary cross-entropy (= 2-way softmax) with target
-"visible" = code 0, over all 8 slots (an absent slot is "not visible"); category = softmax CE
+"visible" = the batch's `visible` flag (DeepFashion code 0, FashionAI code 1; code 0 when the
+batch has none), over all slots (an absent slot is "not visible"); category = softmax CE
 (category -1 ignored); attributes = sigmoid BCE averaged over N x K; triplet on the embedding.
 
 Triplet loss: the paper's triplets are clothes *pairs* (the same item in consumer/shop photos).
@@ -36,6 +37,7 @@ epoch on the reverse (``stage2_weights``); see DEFAULT_STAGE1_WEIGHTS / DEFAULT_
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping
 
 import torch
@@ -88,6 +90,13 @@ def batch_hard_triplet_loss(embedding: torch.Tensor, labels: torch.Tensor, margi
     return (losses * valid).sum() / valid.sum().clamp(min=1)
 
 
+def _linear(in_features: int, out_features: int) -> nn.Linear:
+    """nn.Linear that also builds with out_features == 0 (no attributes, e.g. FashionAI), without a warning."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Initializing zero-element tensors is a no-op")
+        return nn.Linear(in_features, out_features)
+
+
 def _linear_relu(in_features: int, out_features: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(in_features, out_features), nn.ReLU(inplace=True))
 
@@ -95,9 +104,9 @@ def _linear_relu(in_features: int, out_features: int) -> nn.Sequential:
 class FashionNet(nn.Module):
     """FashionNet; see the module docstring. forward(image) -> dict, compute_loss(outputs, batch, epoch) -> dict.
 
-    Output keys: landmarks (N,8,2) input px; landmark_visibility (N,8) P(visible);
-    visibility_logits (N,8); category_logits (N,C); attribute_logits (N,K) (sigmoid scores);
-    embedding (N,D) L2-normalised; pool_boxes (N,8,4) landmark-pooling windows x1,y1,x2,y2 in
+    Output keys (L = num_landmarks, 8 by default): landmarks (N,L,2) input px; landmark_visibility
+    (N,L) P(visible); visibility_logits (N,L); category_logits (N,C); attribute_logits (N,K) (sigmoid
+    scores); embedding (N,D) L2-normalised; pool_boxes (N,L,4) landmark-pooling windows x1,y1,x2,y2 in
     input px.
     """
 
@@ -105,7 +114,8 @@ class FashionNet(nn.Module):
                  width: float = 1.0, embedding_dim: int = 128, pool_window: int = 3, hidden_dim: int | None = None,
                  triplet_margin: float = 0.2, loss_schedule_switch_epoch: int = 1,
                  stage1_weights: Mapping[str, float] | None = None,
-                 stage2_weights: Mapping[str, float] | None = None):
+                 stage2_weights: Mapping[str, float] | None = None, num_landmarks: int = NUM_LANDMARKS,
+                 landmarks_only: bool = False):
         super().__init__()
         if input_size < 32:
             raise ValueError(f"input_size must be at least 32 (five 2x2 poolings), got {input_size}")
@@ -114,6 +124,8 @@ class FashionNet(nn.Module):
         self.input_size = int(input_size)
         self.num_categories = int(num_categories)
         self.num_attributes = int(num_attributes)
+        self.num_landmarks = int(num_landmarks)
+        self.landmarks_only = bool(landmarks_only)
         self.pool_window = int(pool_window)
         self.triplet_margin = float(triplet_margin)
         self.loss_schedule_switch_epoch = int(loss_schedule_switch_epoch)
@@ -128,20 +140,22 @@ class FashionNet(nn.Module):
         # Pose branch.
         self.pose_conv5 = trunk.conv5_copy()
         self.pose_fc = nn.Sequential(nn.Flatten(), _linear_relu(pool5_features, hidden), _linear_relu(hidden, hidden))
-        self.landmark_head = nn.Linear(hidden, NUM_LANDMARKS * 2)
-        self.visibility_head = nn.Linear(hidden, NUM_LANDMARKS)
+        self.landmark_head = nn.Linear(hidden, self.num_landmarks * 2)
+        self.visibility_head = nn.Linear(hidden, self.num_landmarks)
+        # sigmoid(0) = 0.5: the regression starts around the image centre.
+        nn.init.zeros_(self.landmark_head.bias)
+        if self.landmarks_only:
+            return
         # Global branch.
         self.global_conv5 = trunk.conv5_copy()
         self.fc6_global = nn.Sequential(nn.Flatten(), _linear_relu(pool5_features, hidden))
         # Local branch.
-        self.fc6_local = _linear_relu(NUM_LANDMARKS * trunk.conv4_channels, hidden)
+        self.fc6_local = _linear_relu(self.num_landmarks * trunk.conv4_channels, hidden)
         # Fusion and heads.
         self.fc7_fusion = _linear_relu(2 * hidden, hidden)
         self.category_head = nn.Linear(hidden, num_categories)
-        self.attribute_head = nn.Linear(hidden, num_attributes)
+        self.attribute_head = _linear(hidden, num_attributes)
         self.embedding_head = nn.Linear(hidden, embedding_dim)
-        # sigmoid(0) = 0.5: the regression starts around the image centre.
-        nn.init.zeros_(self.landmark_head.bias)
 
     @staticmethod
     def _check_weights(weights: Mapping[str, float] | None, defaults: Mapping[str, float]) -> dict[str, float]:
@@ -173,16 +187,18 @@ class FashionNet(nn.Module):
         conv4 = self.trunk(image)
 
         pose = self.pose_fc(self.pose_conv5(conv4))
-        landmarks = torch.sigmoid(self.landmark_head(pose)).view(n, NUM_LANDMARKS, 2) * self.input_size
+        landmarks = torch.sigmoid(self.landmark_head(pose)).view(n, self.num_landmarks, 2) * self.input_size
         visibility_logits = self.visibility_head(pose)
         visibility = torch.sigmoid(visibility_logits)
+        if self.landmarks_only:
+            return {"landmarks": landmarks, "landmark_visibility": visibility, "visibility_logits": visibility_logits}
 
         boxes = self.pool_boxes(landmarks.detach())
-        batch_index = torch.arange(n, device=image.device, dtype=boxes.dtype).repeat_interleave(NUM_LANDMARKS)
-        rois = torch.cat([batch_index.unsqueeze(1), boxes.reshape(n * NUM_LANDMARKS, 4)], dim=1)
+        batch_index = torch.arange(n, device=image.device, dtype=boxes.dtype).repeat_interleave(self.num_landmarks)
+        rois = torch.cat([batch_index.unsqueeze(1), boxes.reshape(n * self.num_landmarks, 4)], dim=1)
         windows = roi_align(conv4, rois, output_size=self.pool_window, spatial_scale=1.0 / self.conv4_stride,
-                            sampling_ratio=1, aligned=True)  # (N*8, C4, P, P), one sample per conv4 cell
-        local = windows.amax(dim=(2, 3)).view(n, NUM_LANDMARKS, -1) * visibility.unsqueeze(-1)
+                            sampling_ratio=1, aligned=True)  # (N*L, C4, P, P), one sample per conv4 cell
+        local = windows.amax(dim=(2, 3)).view(n, self.num_landmarks, -1) * visibility.unsqueeze(-1)
         fc6_local = self.fc6_local(local.flatten(1))  # pool5_local -> fc6_local
 
         fc6_global = self.fc6_global(self.global_conv5(conv4))
@@ -204,8 +220,14 @@ class FashionNet(nn.Module):
         present = _present(codes).to(outputs["landmarks"].dtype)
         error = ((outputs["landmarks"] - batch["landmarks"]) / self.input_size).square().sum(dim=-1)
         landmark = (error * present).sum() / present.sum().clamp(min=1)
+        # The dataset's own "visible" flag: DeepFashion code 0, FashionAI code 1.
+        visible = batch["visible"] if "visible" in batch else codes == 0
         visibility = F.binary_cross_entropy_with_logits(outputs["visibility_logits"],
-                                                        (codes == 0).to(outputs["visibility_logits"].dtype))
+                                                        visible.to(outputs["visibility_logits"].dtype))
+        if self.landmarks_only:
+            weights = self.stage1_weights
+            return {"loss": weights["landmark"] * landmark + weights["visibility"] * visibility,
+                    "landmark": landmark, "visibility": visibility}
         category = _category_loss(outputs["category_logits"], batch["category"])
         attribute_logits = outputs["attribute_logits"]
         if attribute_logits.shape[1] > 0 and batch["attributes"].shape[-1] == attribute_logits.shape[1]:
@@ -224,17 +246,22 @@ def build_fashionnet(num_categories: int, num_attributes: int, *, backbone: str 
                      input_size: int = 224, pretrained: bool = False, weights_path: str | os.PathLike | None = None,
                      embedding_dim: int = 128, pool_window: int = 3, loss_schedule_switch_epoch: int = 1,
                      triplet_margin: float = 0.2, stage1_weights: Mapping[str, float] | None = None,
-                     stage2_weights: Mapping[str, float] | None = None) -> FashionNet:
+                     stage2_weights: Mapping[str, float] | None = None,
+                     num_landmarks: int = NUM_LANDMARKS, landmarks_only: bool = False) -> FashionNet:
     """FashionNet on a VGG16 ("vgg16": torchvision, ImageNet weights if pretrained) or "vgg_mini" trunk.
 
     FC widths are 1024 x width (at least 16). loss_schedule_switch_epoch: first 0-based epoch of
     the paper's second training step (default 1: one landmark-focused epoch, then
-    classification-focused). See FashionNet for the loss weights.
+    classification-focused). See FashionNet for the loss weights. num_landmarks: 8 DeepFashion
+    landmarks, or 24 FashionAI keypoints (the FPM paper's regression baseline; num_attributes may be 0).
+    landmarks_only: the pose branch alone (trunk, its conv5, fc layers, landmark and visibility
+    heads), trained at every epoch on the step-1 landmark and visibility losses (DAFE's
+    comparison row on DeepFashion-C and FLD); the output has landmarks and visibility only.
     """
     trunk = build_trunk(backbone, width, pretrained, weights_path)
     model = FashionNet(trunk, num_categories, num_attributes, input_size=input_size, width=width,
                        embedding_dim=embedding_dim, pool_window=pool_window, triplet_margin=triplet_margin,
                        loss_schedule_switch_epoch=loss_schedule_switch_epoch, stage1_weights=stage1_weights,
-                       stage2_weights=stage2_weights)
+                       stage2_weights=stage2_weights, num_landmarks=num_landmarks, landmarks_only=landmarks_only)
     # Conv weights in channels_last make every conv run channels_last (1.3-1.4x faster training on CPU).
     return model.to(memory_format=torch.channels_last)

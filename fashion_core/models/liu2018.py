@@ -155,10 +155,14 @@ class LiuLu2018(nn.Module):
                  width: float = 1.0, upsample: bool = True, attention: str = "landmark", heatmap_radius: float = 8.0,
                  attention_channels: int | None = None, hidden_dim: int | None = None,
                  landmark_weight: float = 10.0, category_weight: float = 1.0, attribute_weight: float = 20.0,
-                 attribute_negative_weight: float = 0.1, attribute_positive_weight: float = 1.0):
+                 attribute_negative_weight: float = 0.1, attribute_positive_weight: float = 1.0,
+                 landmarks_only: bool = False):
         super().__init__()
         if attention not in ATTENTION_MODES:
             raise ValueError(f"attention must be one of {ATTENTION_MODES}, got {attention!r}")
+        if landmarks_only and attention != "none":
+            raise ValueError("landmarks_only=True builds the landmark branch alone; the attention only feeds the "
+                             f"classification heads, so pass attention='none' (got {attention!r})")
         if input_size < 32 or input_size % 8:
             raise ValueError(f"input_size must be a multiple of 8 and at least 32, got {input_size}")
         if not heatmap_radius > 0:
@@ -168,6 +172,7 @@ class LiuLu2018(nn.Module):
         self.num_attributes = int(num_attributes)
         self.upsample = bool(upsample)
         self.attention_mode = attention
+        self.landmarks_only = bool(landmarks_only)
         self.heatmap_radius = float(heatmap_radius)  # px at 224
         self.landmark_weight = float(landmark_weight)
         self.category_weight = float(category_weight)
@@ -180,6 +185,9 @@ class LiuLu2018(nn.Module):
         self.trunk = trunk.to_conv4
         self.landmark_branch = LandmarkBranch(c4, width, upsample)
         self.heatmap_stride = self.landmark_branch.stride
+        if self.landmarks_only:
+            self.attention_net = None
+            return
         if attention == "none":
             self.attention_net = None
         else:
@@ -208,6 +216,8 @@ class LiuLu2018(nn.Module):
             "landmarks": decode_heatmaps(heatmaps, self.heatmap_stride),
             "heatmaps": heatmaps,
         }
+        if self.landmarks_only:
+            return outputs
         if self.attention_net is None:
             features = conv4
         else:
@@ -241,6 +251,8 @@ class LiuLu2018(nn.Module):
         present = ((codes == 0) | (codes == 1)).to(heatmaps.dtype)[..., None, None]
         target = self.heatmap_targets(batch).to(heatmaps.dtype)
         landmark = ((heatmaps - target) * present).square().mean()
+        if self.landmarks_only:
+            return {"loss": self.landmark_weight * landmark, "landmark": landmark}
 
         category_logits = outputs["category_logits"]
         labels = batch["category"]
@@ -263,15 +275,23 @@ class LiuLu2018(nn.Module):
 
 def build_liu2018(num_categories: int, num_attributes: int, *, backbone: str = "vgg16", width: float = 1.0,
                   input_size: int = 224, pretrained: bool = False, weights_path: str | os.PathLike | None = None,
-                  upsample: bool = True, attention: str = "landmark", heatmap_radius: float = 8.0) -> LiuLu2018:
+                  upsample: bool = True, attention: str = "landmark", heatmap_radius: float = 8.0,
+                  landmarks_only: bool = False, landmark_weight: float = 10.0, category_weight: float = 1.0,
+                  attribute_weight: float = 20.0) -> LiuLu2018:
     """Liu & Lu 2018 on a "vgg16" (torchvision, ImageNet weights if pretrained) or "vgg_mini" trunk.
 
     upsample: full-resolution heatmaps (True, the paper) or 1/8-resolution ones (the ablation).
     attention: "landmark" (the paper), "conv_only" (A from conv4_3 alone) or "none" (F' = conv4_3).
     heatmap_radius: R of the target kernel in px at 224, scaled by input_size / 224.
+    landmarks_only: only the trunk to conv4_3 and the landmark branch, trained on the landmark loss
+    alone (DAFE's comparison row on DeepFashion-C and FLD); needs attention="none", and the
+    output has no category_logits / attribute_logits.
+    landmark_weight, category_weight, attribute_weight: the loss weights (the paper's 10, 1, 20).
     """
     trunk = build_trunk(backbone, width, pretrained, weights_path)
     model = LiuLu2018(trunk, num_categories, num_attributes, input_size=input_size, width=width, upsample=upsample,
-                      attention=attention, heatmap_radius=heatmap_radius)
+                      attention=attention, heatmap_radius=heatmap_radius, landmarks_only=landmarks_only,
+                      landmark_weight=landmark_weight, category_weight=category_weight,
+                      attribute_weight=attribute_weight)
     # Conv weights in channels_last make every conv run channels_last (1.3-1.4x faster training on CPU).
     return model.to(memory_format=torch.channels_last)
