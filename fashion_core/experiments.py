@@ -90,12 +90,6 @@ VARIANTS: dict[str, dict[str, Variant]] = {
 }
 
 
-def fpm_variants(names: list[str], stages: int) -> list[Variant]:
-    """The FPM rows with the notebook's number of stages T (the regression baseline has none)."""
-    return [dataclasses.replace(variant, model_kwargs={**variant.model_kwargs, "stages": int(stages)})
-            if variant.model == "fpm" else variant for variant in variants("fpm", names)]
-
-
 def variants(paper: str, names: list[str]) -> list[Variant]:
     known = VARIANTS[paper]
     unknown = [name for name in names if name not in known]
