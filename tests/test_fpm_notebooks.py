@@ -197,7 +197,12 @@ def test_smoke_profile_runs_and_passes_nbval(tmp_path):
     (tmp_path / "notebooks").mkdir()
     for notebook in FPM_NOTEBOOKS:
         shutil.copy(NOTEBOOKS / f"{notebook}.ipynb", tmp_path / "notebooks")
-    shutil.copytree(REPO / "params", tmp_path / "params")
+    for profile_dir in (REPO / "params").iterdir():  # only the params of the notebooks copied here
+        if profile_dir.is_dir():
+            (tmp_path / "params" / profile_dir.name).mkdir(parents=True)
+            for path in [profile_dir / "data.yaml", *profile_dir.glob("fpm_*.yaml")]:
+                if path.exists():
+                    shutil.copy(path, tmp_path / "params" / profile_dir.name)
     (tmp_path / "data" / "synthfashion").mkdir(parents=True)
     (tmp_path / "data" / "synthfashion" / "smoke").symlink_to(REPO / "data" / "synthfashion" / "smoke")
     environment = {**os.environ, "FASHION_WORKBOOK_ROOT": str(tmp_path)}

@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch.utils.data import default_collate
 
-from fashion_core import metrics
+from fashion_core import experiments, metrics
 from fashion_core.data.datasets import FashionAIDataset
 from fashion_core.data.fashionai import read_fashionai
 from fashion_core.data.synthetic import generate
@@ -109,8 +109,7 @@ def test_shapes_default_size_and_eight_landmarks():
     assert torch.isfinite(deepfashion.compute_loss(outputs, batch, 0)["loss"])
 
 
-@pytest.mark.slow  # VGG16 to conv4_3 and six stages of 7x7 convs at 512 px: ~10 s on a 2-core CPU
-def test_shapes_paper_size():
+def test_shapes_paper_size():  # VGG16 to conv4_3 and six stages of 7x7 convs at 512 px: ~4 s on an idle 2-core CPU
     model = build_model("fpm", num_categories=5, num_attributes=0, backbone="vgg16", width=1.0, input_size=512,
                         pretrained=False, stages=6).eval()
     assert model.later_stages[0].body[0].kernel_size == (7, 7)
@@ -201,7 +200,7 @@ def test_targets_peak_at_the_keypoints_and_background_is_the_complement(synth_ba
 
 
 @pytest.mark.parametrize("name,kwargs", [("fpm", {"stages": 3}),
-                                         ("fashionnet", {"num_landmarks": 24, "loss_schedule_switch_epoch": 1000})],
+                                         ("fashionnet", experiments.VARIANTS["fpm"]["regression"].model_kwargs)],
                          ids=["fpm", "fashionnet-regression"])
 def test_overfits_eight_images(synth_batch, name, kwargs):
     model = build_model(name, num_categories=5, num_attributes=0, **DEFAULT, **kwargs)
