@@ -45,6 +45,7 @@ class Options:
 
     feature_stride: int = 16
     similarity: str = "printed"
+    gallery_condition: str = "query"
     known_fraction: float = 0.0
     known_fractions: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75)
     reveal_seed: int = 0
@@ -53,8 +54,10 @@ class Options:
 
 
 def model_variant(variant: Variant, options: Options, num_types: int) -> Variant:
-    """The variant with the notebook's trunk stride and similarity in its kwargs (recorded in the JSON)."""
+    """The variant with the notebook's trunk stride, similarity and gallery condition in its kwargs (recorded in the JSON)."""
     kwargs = {**variant.model_kwargs, "feature_stride": int(options.feature_stride), "similarity": options.similarity}
+    if variant.model == "m2fashion":
+        kwargs["gallery_condition"] = options.gallery_condition
     if variant.model == "retrieval_baseline":
         kwargs["num_conditions"] = int(num_types)
     return dataclasses.replace(variant, model_kwargs=kwargs)
@@ -108,9 +111,12 @@ def training_loss(model, batch: dict[str, torch.Tensor], epoch: int) -> dict[str
     triplets = sample_triplets(batch["type_values"])
     anchors, types = triplets[:, 0], triplets[:, 3]
     index = triplets[:, :3].T.reshape(-1)                        # [anchors; positives; negatives]
-    # The anchor states its value of the chosen type; positive and negative know no label (as in retrieval).
+    # The anchor states its value of the chosen type; positive and negative get what retrieval gives the
+    # gallery: the anchor's values (gallery_condition "query") or no label ("unknown").
     anchor_states = batch["condition_states"][anchors, types]
-    condition = torch.cat([anchor_states, torch.zeros_like(anchor_states), torch.zeros_like(anchor_states)])
+    other_states = anchor_states if getattr(unwrap(model), "gallery_condition", "unknown") == "query" \
+        else torch.zeros_like(anchor_states)
+    condition = torch.cat([anchor_states, other_states, other_states])
     outputs = model(batch["image"], batch["states"], condition_index=index, condition_types=types.repeat(3),
                     condition_states=condition)
     return unwrap(model).compute_loss(outputs, batch, epoch)

@@ -21,10 +21,10 @@ The protocol, stated once:
   the condition is.
   - "values" (M2Fashion): the query is embedded with the states of its value v for type t, +1 on
     the attributes in v, -1 on the other attributes of type t, 0 (unknown) elsewhere: the "image
-    plus the labels I look for" of the paper's Sec. 4.5. The gallery is embedded with every label
-    unknown. M2Fashion's states are facts about the image they come with (label-mask training
-    feeds true labels), so a gallery image is never told the query's labels, and no gallery label
-    is ever an input.
+    plus the labels I look for" of the paper's Sec. 4.5. The gallery is embedded under the same
+    states (the model's ``gallery_condition == "query"``, the default: a condition-specific
+    embedding on both sides, as ASEN does with its type), or with every label unknown
+    ("unknown"). Either way no gallery image's own label is ever an input.
   - "type" (ASEN-style): queries and gallery are embedded under the type t alone.
   - "nothing" (the unconditioned triplet network): one embedding per image.
 - **Ranking and mAP**: cosine similarity, ties to the lower gallery index
@@ -144,14 +144,15 @@ def retrieval_metrics(model: torch.nn.Module, features: torch.Tensor, attributes
                       attribute_types: np.ndarray, split: RetrievalSplit) -> dict[str, float]:
     """{map_<type>: ..., map_all: ...} for one model; features and attributes in the evaluated dataset's order.
 
-    The gallery is embedded once per type (with every state unknown); queries per distinct value
-    (M2Fashion) or per type.
+    Queries are embedded per distinct value (M2Fashion) or per type; the gallery per type, or per
+    value under the query's states when the model's gallery_condition is "query".
     """
     attributes = np.asarray(attributes) > 0
     values = type_value_ids(attributes, attribute_types)
     conditions_on = model.conditions_on
     if conditions_on not in ("values", "type", "nothing"):
         raise ValueError(f"model.conditions_on must be 'values', 'type' or 'nothing', got {conditions_on!r}")
+    gallery_per_value = conditions_on == "values" and getattr(model, "gallery_condition", "unknown") == "query"
     was_training = model.training
     model.eval()
     result: dict[str, float] = {}
@@ -162,12 +163,14 @@ def retrieval_metrics(model: torch.nn.Module, features: torch.Tensor, attributes
             gallery_values = values[split.gallery, column]
             precisions = []
             unknown = np.zeros(attributes.shape[1], dtype=np.float32)
-            gallery = _embed(model, *gallery_features, column, unknown)
+            gallery = None if gallery_per_value else _embed(model, *gallery_features, column, unknown)
             for value in np.unique(query_values[query_values >= 0]):
                 queries = split.queries[query_values == value]
                 states = condition_states(attributes[queries[0]], attribute_types, code) \
                     if conditions_on == "values" else unknown
                 query = _embed(model, *_prepared(model, features[queries]), column, states)
+                if gallery_per_value:
+                    gallery = _embed(model, *gallery_features, column, states)
                 relevant = np.broadcast_to(gallery_values == value, (len(queries), len(gallery_values)))
                 precisions.append(metrics.retrieval_average_precisions(query, gallery, relevant))
             result[f"map_{condition_name(code)}"] = float(np.nanmean(np.concatenate(precisions))) \

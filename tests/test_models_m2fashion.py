@@ -129,6 +129,8 @@ def test_bad_switches_are_refused():
         _m2fashion(TINY, pooling="sum")
     with pytest.raises(ValueError, match="tasks"):
         _m2fashion(TINY, tasks="both")
+    with pytest.raises(ValueError, match="gallery_condition"):
+        _m2fashion(TINY, gallery_condition="gallery")
     with pytest.raises(ValueError, match="feature_stride"):
         _m2fashion({**TINY, "feature_stride": 8})
     with pytest.raises(ValueError, match="input_size"):
@@ -271,3 +273,18 @@ def test_training_loss_trains_the_retrieval_baselines(synth_batch, condition):
     assert set(losses) == {"loss", "triplet"} and losses["loss"].requires_grad
     with pytest.raises(ValueError, match="triplets only"):
         model.compute_loss(model(batch["image"]), batch, 0)
+
+
+@pytest.mark.parametrize("gallery_condition", ["query", "unknown"])
+def test_triplet_positive_and_negative_get_the_states_retrieval_gives_the_gallery(synth_batch, gallery_condition):
+    batch, num_categories, num_attributes = synth_batch
+    model = build_model("m2fashion", num_categories=num_categories, num_attributes=num_attributes, **TINY,
+                        gallery_condition=gallery_condition)
+    seen = {}
+    model.condition_embedding = lambda features, types, states, precomputed=None: seen.setdefault("states", states) \
+        .new_zeros(len(states), 4).requires_grad_()
+    m2.training_loss(model, batch, 0)
+    anchor, positive, negative = seen["states"].chunk(3)
+    assert (anchor != 0).any(dim=1).all()  # every anchor states its value of the chosen type
+    for other in (positive, negative):
+        torch.testing.assert_close(other, anchor if gallery_condition == "query" else torch.zeros_like(anchor))

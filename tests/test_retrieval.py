@@ -87,6 +87,7 @@ def test_a_perfect_embedding_scores_map_one_and_the_gallery_never_gets_labels():
     features = torch.arange(len(attributes), dtype=torch.float32)[:, None]
     split = retrieval.retrieval_split(len(attributes), 3)
     model = ValueOracle(attributes)
+    model.gallery_condition = "unknown"
     result = retrieval.retrieval_metrics(model, features, attributes, TYPES, split)
     assert set(result) == {"map_texture", "map_fabric", "map_shape", "map_all"}
     for key, value in result.items():
@@ -94,6 +95,22 @@ def test_a_perfect_embedding_scores_map_one_and_the_gallery_never_gets_labels():
     gallery_calls = [states for size, states in model.calls if size == len(split.gallery)]
     assert gallery_calls and all((states == 0).all() for states in gallery_calls)
     assert any((states != 0).any() for size, states in model.calls if size != len(split.gallery))
+
+
+def test_a_query_conditioned_gallery_is_embedded_under_each_query_value_and_nothing_else():
+    attributes = _attributes()
+    features = torch.arange(len(attributes), dtype=torch.float32)[:, None]
+    split = retrieval.retrieval_split(len(attributes), 3)
+    model = ValueOracle(attributes)
+    model.gallery_condition = "query"
+    result = retrieval.retrieval_metrics(model, features, attributes, TYPES, split)
+    assert result["map_all"] == pytest.approx(1.0)
+    query_states = {tuple(states[0].tolist()) for size, states in model.calls if size != len(split.gallery)}
+    gallery_states = [states for size, states in model.calls if size == len(split.gallery)]
+    # One gallery pass per distinct query value, each under exactly that value's states (never a gallery label).
+    assert len(gallery_states) == len(query_states)
+    assert {tuple(states[0].tolist()) for states in gallery_states} == query_states
+    assert all((states == states[0]).all() for states in gallery_states)
 
 
 def test_models_not_conditioned_on_values_get_no_states():

@@ -47,6 +47,14 @@ looser rule (positive shares any attribute, negative none) is not used: on Synth
 every pair shares one (half the images are "solid"), and it does not match the condition-specific
 retrieval the triplets are meant to train.
 
+Retrieval embeddings (``gallery_condition``): Sec. 4.5 gives a query as "an image and two labels"
+and NOTES.md ranks gallery items by their *condition-specific* embeddings. "query" (the default)
+embeds the gallery under the query's stated values, as ASEN embeds both sides under the same
+condition: the condition is what the user looks for, the same input for every image, never a
+gallery image's own labels. Training matches it: anchor, positive and negative are all embedded
+under the anchor's values. "unknown" embeds the gallery (and the triplets' positive and negative)
+with every state unknown, so only the query side is conditioned.
+
 Not in the paper: ``feature_stride=16`` attends over C4 instead of C5, so a 64 px input gives a
 4 x 4 grid rather than 2 x 2 (the CPU profiles use it; the paper profile uses 32 at 224 px, 7 x 7).
 """
@@ -64,13 +72,14 @@ from torch import nn
 
 from fashion_core.models.resnet import ResNetTrunk, build_resnet_trunk
 
-__all__ = ["M2Fashion", "build_m2fashion", "POOLINGS", "TASKS", "SIMILARITIES", "FEATURE_STRIDES",
+__all__ = ["M2Fashion", "build_m2fashion", "POOLINGS", "TASKS", "SIMILARITIES", "FEATURE_STRIDES", "GALLERY_CONDITIONS",
            "SpatialAttention", "ChannelAttention", "global_pool", "similarity", "triplet_loss", "sample_triplets",
            "label_mask", "revealed_labels", "min_unknown", "ConditionedTrunk"]
 
 POOLINGS = ("gmp", "gap")
 TASKS = ("joint", "category", "attribute")
 SIMILARITIES = ("printed", "cosine")
+GALLERY_CONDITIONS = ("query", "unknown")
 FEATURE_STRIDES = (16, 32)
 MIN_UNKNOWN_FRACTION = 0.25
 
@@ -265,8 +274,11 @@ class M2Fashion(nn.Module):
     def __init__(self, trunk: ConditionedTrunk, num_categories: int, num_attributes: int, *, dim: int,
                  input_size: int, asa: bool = True, aca: bool = True, pooling: str = "gmp", tasks: str = "joint",
                  similarity: str = "printed", margin: float = 0.2, attribute_weight: float = 1.0,
-                 triplet_weight: float = 0.5):
+                 triplet_weight: float = 0.5, gallery_condition: str = "query"):
         super().__init__()
+        if gallery_condition not in GALLERY_CONDITIONS:
+            raise ValueError(f"gallery_condition must be one of {GALLERY_CONDITIONS}, got {gallery_condition!r}")
+        self.gallery_condition = gallery_condition
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
         if tasks not in TASKS:
@@ -371,7 +383,8 @@ def build_m2fashion(num_categories: int, num_attributes: int, *, backbone: str =
                     input_size: int = 224, pretrained: bool = False, weights_path: str | os.PathLike | None = None,
                     dim: int | None = None, feature_stride: int = 32, blocks: int = 1, asa: bool = True,
                     aca: bool = True, pooling: str = "gmp", tasks: str = "joint", similarity: str = "printed",
-                    margin: float = 0.2, attribute_weight: float = 1.0, triplet_weight: float = 0.5) -> M2Fashion:
+                    margin: float = 0.2, attribute_weight: float = 1.0, triplet_weight: float = 0.5,
+                    gallery_condition: str = "query") -> M2Fashion:
     """M2Fashion on a "resnet50" (torchvision; ImageNet weights if pretrained) or "resnet_mini" trunk.
 
     dim: d after the 1x1 conv (default round(512 * width), at least 16; 512 for the paper's ResNet-50).
@@ -379,6 +392,7 @@ def build_m2fashion(num_categories: int, num_attributes: int, *, backbone: str =
     asa, aca, pooling ("gmp" | "gap"), tasks ("joint" | "category" | "attribute"): the ablation switches.
     similarity: "printed" (Eq. 13 as printed) or "cosine" in the triplet loss; margin m of the hinge.
     attribute_weight, triplet_weight: lambda and gamma of Eq. 15 (1 and 0.5 in the paper).
+    gallery_condition: "query" or "unknown", the states retrieval embeds gallery images with (module docstring).
     """
     trunk = build_resnet_trunk(backbone, width, pretrained, weights_path, blocks=blocks)
     if input_size % feature_stride or input_size < 2 * feature_stride:
@@ -387,5 +401,6 @@ def build_m2fashion(num_categories: int, num_attributes: int, *, backbone: str =
     dim = int(dim) if dim is not None else max(16, round(512 * width))
     model = M2Fashion(ConditionedTrunk(trunk, dim, feature_stride), num_categories, num_attributes, dim=dim,
                       input_size=input_size, asa=asa, aca=aca, pooling=pooling, tasks=tasks, similarity=similarity,
-                      margin=margin, attribute_weight=attribute_weight, triplet_weight=triplet_weight)
+                      margin=margin, attribute_weight=attribute_weight, triplet_weight=triplet_weight,
+                      gallery_condition=gallery_condition)
     return model.to(memory_format=torch.channels_last)
