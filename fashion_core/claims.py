@@ -66,6 +66,22 @@ class Claim:
     row_a: tuple[str, str]   # (metrics file, row key) of the row claimed better
     row_b: tuple[str, str]
     metric_b: str | None = None  # row B's metric when it differs from A's (e.g. stage 1 vs stage T of one model)
+    # The rows of fashion_core.reference that print the paper's numbers for A and B, as (method, dataset);
+    # None when the paper prints no number for that row (an ablation it only describes, say).
+    paper_a: tuple[str, str] | None = None
+    paper_b: tuple[str, str] | None = None
+
+
+def _fashionnet_claims() -> list[Claim]:
+    """Liu et al. 2016: landmark pooling (local features at the predicted landmarks) helps classification."""
+    source = ("Liu et al. 2016 (FashionNet), experiments, the category and attribute table (summary text: "
+              "'+Joints and +Poselets replace the landmark predictions in Stage 1 ... a great improvement in "
+              "classification, whether it is attribute number or Stage1 landmark regression'); tested here by "
+              "removing the landmark-pooled local branch. The ablation's numbers are not in the text available here")
+    full, paper_row = ("fashionnet", "fashionnet"), ("FashionNet", "DeepFashion-C")
+    return [Claim("Liu et al. 2016 (FashionNet)", f"Landmark pooling raises {what} over the global branch alone",
+                  source, metric, "higher", full, ("fashionnet", "fashionnet_no_landmark_pooling"), paper_a=paper_row)
+            for metric, what in (("category_top3", "category top-3"), ("attr_all_top5", "attribute recall@5 'all'"))]
 
 
 def _liu2018_claims() -> list[Claim]:
@@ -73,16 +89,17 @@ def _liu2018_claims() -> list[Claim]:
     source_attention = "Liu & Lu 2018, abstract (landmark-driven attention 'helps improve the precision' of category and attributes)"
     source_sota = "Liu & Lu 2018, abstract ('outperforms the state-of-the-arts'); numbers: NOTES.md README and M2Fashion Table 1"
     liu = ("liu2018", "liu2018")
+    liu_paper, fashionnet_paper = ("Liu & Lu 2018", "DeepFashion-C"), ("FashionNet", "DeepFashion-C")
     claims = [Claim("Liu & Lu 2018", "Upsampled heatmaps give lower landmark NE than 1/8-resolution heatmaps",
-                    source_upsample, "ne_avg", "lower", liu, ("liu2018", "liu2018_no_upsample"))]
+                    source_upsample, "ne_avg", "lower", liu, ("liu2018", "liu2018_no_upsample"), paper_a=liu_paper)]
     for other, label in (("liu2018_no_attention", "no attention"), ("liu2018_conv_only", "conv-only attention")):
         for metric, what in (("category_top3", "category top-3"), ("attr_all_top5", "attribute recall@5 'all'")):
             claims.append(Claim("Liu & Lu 2018", f"Landmark-driven attention raises {what} over {label}",
-                                source_attention, metric, "higher", liu, ("liu2018", other)))
+                                source_attention, metric, "higher", liu, ("liu2018", other), paper_a=liu_paper))
     for metric, what, better in (("ne_avg", "landmark NE", "lower"), ("category_top3", "category top-3", "higher"),
                                  ("attr_all_top5", "attribute recall@5 'all'", "higher")):
         claims.append(Claim("Liu & Lu 2018", f"Liu & Lu beats FashionNet on {what}", source_sota, metric, better,
-                            liu, ("fashionnet", "fashionnet")))
+                            liu, ("fashionnet", "fashionnet"), paper_a=liu_paper, paper_b=fashionnet_paper))
     return claims
 
 
@@ -104,11 +121,15 @@ def _dafe_claims() -> list[Claim]:
         "fashionnet": "DAFE beats FashionNet",
         "liu2018": "DAFE beats Liu & Lu",
     }
+    # Rows B the papers print numbers for (DAFE Tables 1-2; Liu & Lu's README NE, DeepFashion-C only).
+    printed_b = {"fashionnet": "FashionNet", "liu2018": "Liu & Lu 2018"}
     claims = []
     for benchmark, suffix in (("DeepFashion-C", "deepfashion_c"), ("FLD", "fld")):
         for other, text in texts.items():
+            paper_b = (printed_b[other], benchmark) if other in printed_b else None
             claims.append(Claim("Chen et al. 2019 (DAFE)", f"{text} on {benchmark} landmark NE", sources[other], "ne_avg",
-                                "lower", ("dafe", f"dafe_{suffix}"), ("dafe", f"dafe_{other}_{suffix}")))
+                                "lower", ("dafe", f"dafe_{suffix}"), ("dafe", f"dafe_{other}_{suffix}"),
+                                paper_a=("DAFE", benchmark), paper_b=paper_b))
     return claims
 
 
@@ -118,10 +139,11 @@ def _fpm_claims() -> list[Claim]:
     return [
         Claim("Hu et al. 2018 (FPM)", "FPM beats FashionNet-style direct regression on FashionAI NE",
               "Hu et al. 2018, Table 1 and Sec. 3.3 (FPM Ave .1226 vs FashionNET .1636, '25% better')", "ne_avg",
-              "lower", fpm, ("fpm", "fpm_regression")),
+              "lower", fpm, ("fpm", "fpm_regression"), paper_a=("FPM", "FashionAI"), paper_b=("FashionNet", "FashionAI")),
         Claim("Hu et al. 2018 (FPM)", "Later stages refine: the NE of stage T (the output) is below the NE of stage 1",
               "Hu et al. 2018, Sec. 2.1 ('In each stage, the computed confidences provide an increasingly refined "
-              "estimation'); the paper prints no per-stage numbers", "ne_avg", "lower", fpm, fpm, metric_b="ne_stage1"),
+              "estimation'); the paper prints no per-stage numbers", "ne_avg", "lower", fpm, fpm, metric_b="ne_stage1",
+              paper_a=("FPM", "FashionAI")),
     ]
 
 
@@ -143,18 +165,24 @@ def _m2fashion_claims() -> list[Claim]:
         "retrieval": "Wan et al. 2022, Table 3 and Sec. 4.5 (M2Fashion outperforms the triplet network and ASEN in "
                      "attribute-specific retrieval, on DARN)",
     }
+    deepfashion = "DeepFashion-C"
     claims = []
     for other, label in (("m2fashion_no_asa", "w/o ASA"), ("m2fashion_no_aca", "w/o ACA")):
         for metric, what in (("category_top3", "category top-3"), ("attr_all_top5", "attribute recall@5 'all'")):
             claims.append(Claim(paper, f"The full model beats M2Fashion {label} on {what}", sources["modules"], metric,
-                                "higher", full, ("m2fashion", other)))
+                                "higher", full, ("m2fashion", other), paper_a=("M2Fashion", deepfashion),
+                                paper_b=(f"M2Fashion {label}", deepfashion)))
+    joint = ("M2Fashion category + attribute", deepfashion)
     claims.append(Claim(paper, "Joint learning beats category-only training on category top-3", sources["joint"],
-                        "category_top3", "higher", full, ("m2fashion", "m2fashion_category_only")))
+                        "category_top3", "higher", full, ("m2fashion", "m2fashion_category_only"), paper_a=joint,
+                        paper_b=("M2Fashion category only", deepfashion)))
     claims.append(Claim(paper, "Joint learning beats attribute-only training on attribute recall@5 'all'",
-                        sources["joint"], "attr_all_top5", "higher", full, ("m2fashion", "m2fashion_attribute_only")))
+                        sources["joint"], "attr_all_top5", "higher", full, ("m2fashion", "m2fashion_attribute_only"),
+                        paper_a=joint, paper_b=("M2Fashion attribute only", deepfashion)))
     for metric, what in (("category_top3", "category top-3"), ("attr_all_top5", "attribute recall@5 'all'")):
         claims.append(Claim(paper, f"GMP beats GAP on {what}", sources["gmp"], metric, "higher", full,
-                            ("m2fashion", "m2fashion_gap")))
+                            ("m2fashion", "m2fashion_gap"), paper_a=("M2Fashion GMP", deepfashion),
+                            paper_b=("M2Fashion GAP", deepfashion)))
     for fraction in (25, 75):
         claims.append(Claim(paper, f"Attribute recall@5 'all' rises from 0% to {fraction}% of labels revealed",
                             sources["known"], f"known{fraction}_attr_all_top5", "higher", full, full,
@@ -163,14 +191,15 @@ def _m2fashion_claims() -> list[Claim]:
                                    "recall@5 'all' over not giving them", sources["control"],
                             f"known{fraction}_attr_all_top5", "higher", full, full,
                             metric_b=f"known{fraction}_uninformed_attr_all_top5"))
-    for other, label in (("m2fashion_triplet", "the unconditioned triplet network"),
-                         ("m2fashion_asen", "the ASEN-style (attribute type) baseline")):
+    for other, label, printed in (("m2fashion_triplet", "the unconditioned triplet network", "Triplet"),
+                                  ("m2fashion_asen", "the ASEN-style (attribute type) baseline", "ASEN")):
         claims.append(Claim(paper, f"M2Fashion beats {label} in retrieval mAP (mean over conditions)",
-                            sources["retrieval"], "map_all", "higher", full, ("m2fashion", other)))
+                            sources["retrieval"], "map_all", "higher", full, ("m2fashion", other),
+                            paper_a=("M2Fashion", "DARN"), paper_b=(printed, "DARN")))
     return claims
 
 
-CLAIMS: dict[str, list[Claim]] = {"liu2018": _liu2018_claims(), "dafe": _dafe_claims(), "fpm": _fpm_claims(),
+CLAIMS: dict[str, list[Claim]] = {"fashionnet": _fashionnet_claims(), "liu2018": _liu2018_claims(), "dafe": _dafe_claims(), "fpm": _fpm_claims(),
                                  "m2fashion": _m2fashion_claims()}
 
 

@@ -44,6 +44,9 @@ class Variant:
 VARIANTS: dict[str, dict[str, Variant]] = {
     "fashionnet": {
         "full": Variant("fashionnet", "FashionNet", "fashionnet"),
+        # The paper's landmark-pooling claim: the same model with the local branch removed.
+        "no_landmark_pooling": Variant("fashionnet_no_landmark_pooling", "FashionNet without landmark pooling",
+                                       "fashionnet", {"landmark_pooling": False}),
     },
     "liu2018": {
         "full": Variant("liu2018", "Liu & Lu", "liu2018", {"upsample": True, "attention": "landmark"}),

@@ -155,11 +155,41 @@ def main(argv: list[str] | None = None) -> int:
     for name, seconds, status in timings:
         print(f"  {name:<{width}}  {seconds:8.1f}  {status}")
     print(f"  {'total':<{width}}  {total:8.1f}")
+    if args.only:
+        # A subset's time is not the time of ./run_all.sh: keep the last complete run's record.
+        print(f"[run] {TIMING_FILE} not rewritten: --only ran a subset of the notebooks")
+    else:
+        write_timing(args.profile, total, timings, failed)
     print(f"\nIndex: {index_md.relative_to(repo_root())}")
     if failed:
         print(f"error: {len(failed)} notebook(s) failed: {', '.join(failed)}", file=sys.stderr)
         return 1
     return 0
+
+
+TIMING_FILE = "timing.json"
+
+
+def machine_description() -> str:
+    """The machine a run's time was measured on, e.g. '2 CPU cores, x86_64, Linux, Python 3.11.9'."""
+    import platform
+
+    return (f"{os.cpu_count()} CPU cores, {platform.machine()}, {platform.system()}, "
+            f"Python {platform.python_version()}")
+
+
+def write_timing(profile: str, total_seconds: float, timings: list[tuple[str, float, str]], failed: list[str]) -> Path:
+    """reports/<profile>/timing.json (atomic): what the README's run_all timing line is generated from."""
+    from fashion_core.io import write_json_atomic
+
+    payload = {
+        "profile": profile,
+        "total_seconds": round(total_seconds, 1),
+        "notebooks": {name: round(seconds, 1) for name, seconds, _ in timings},
+        "failed": list(failed),
+        "machine": machine_description(),
+    }
+    return write_json_atomic(reports_dir(profile) / TIMING_FILE, payload)
 
 
 def _error_summary(error: Exception) -> str:

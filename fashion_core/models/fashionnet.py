@@ -115,7 +115,7 @@ class FashionNet(nn.Module):
                  triplet_margin: float = 0.2, loss_schedule_switch_epoch: int = 1,
                  stage1_weights: Mapping[str, float] | None = None,
                  stage2_weights: Mapping[str, float] | None = None, num_landmarks: int = NUM_LANDMARKS,
-                 landmarks_only: bool = False):
+                 landmarks_only: bool = False, landmark_pooling: bool = True):
         super().__init__()
         if input_size < 32:
             raise ValueError(f"input_size must be at least 32 (five 2x2 poolings), got {input_size}")
@@ -126,6 +126,9 @@ class FashionNet(nn.Module):
         self.num_attributes = int(num_attributes)
         self.num_landmarks = int(num_landmarks)
         self.landmarks_only = bool(landmarks_only)
+        # False: the ablation of the paper's claim that landmark-pooled local features help classification;
+        # category, attributes and embedding then come from the global branch alone.
+        self.landmark_pooling = bool(landmark_pooling)
         self.pool_window = int(pool_window)
         self.triplet_margin = float(triplet_margin)
         self.loss_schedule_switch_epoch = int(loss_schedule_switch_epoch)
@@ -150,9 +153,10 @@ class FashionNet(nn.Module):
         self.global_conv5 = trunk.conv5_copy()
         self.fc6_global = nn.Sequential(nn.Flatten(), _linear_relu(pool5_features, hidden))
         # Local branch.
-        self.fc6_local = _linear_relu(self.num_landmarks * trunk.conv4_channels, hidden)
+        if self.landmark_pooling:
+            self.fc6_local = _linear_relu(self.num_landmarks * trunk.conv4_channels, hidden)
         # Fusion and heads.
-        self.fc7_fusion = _linear_relu(2 * hidden, hidden)
+        self.fc7_fusion = _linear_relu((2 if self.landmark_pooling else 1) * hidden, hidden)
         self.category_head = nn.Linear(hidden, num_categories)
         self.attribute_head = _linear(hidden, num_attributes)
         self.embedding_head = nn.Linear(hidden, embedding_dim)
@@ -193,6 +197,17 @@ class FashionNet(nn.Module):
         if self.landmarks_only:
             return {"landmarks": landmarks, "landmark_visibility": visibility, "visibility_logits": visibility_logits}
 
+        fc6_global = self.fc6_global(self.global_conv5(conv4))
+        if not self.landmark_pooling:
+            fusion = self.fc7_fusion(fc6_global)
+            return {
+                "landmarks": landmarks,
+                "landmark_visibility": visibility,
+                "visibility_logits": visibility_logits,
+                "category_logits": self.category_head(fusion),
+                "attribute_logits": self.attribute_head(fusion),
+                "embedding": F.normalize(self.embedding_head(fusion), dim=1),
+            }
         boxes = self.pool_boxes(landmarks.detach())
         batch_index = torch.arange(n, device=image.device, dtype=boxes.dtype).repeat_interleave(self.num_landmarks)
         rois = torch.cat([batch_index.unsqueeze(1), boxes.reshape(n * self.num_landmarks, 4)], dim=1)
@@ -200,8 +215,6 @@ class FashionNet(nn.Module):
                             sampling_ratio=1, aligned=True)  # (N*L, C4, P, P), one sample per conv4 cell
         local = windows.amax(dim=(2, 3)).view(n, self.num_landmarks, -1) * visibility.unsqueeze(-1)
         fc6_local = self.fc6_local(local.flatten(1))  # pool5_local -> fc6_local
-
-        fc6_global = self.fc6_global(self.global_conv5(conv4))
         fusion = self.fc7_fusion(torch.cat([fc6_global, fc6_local], dim=1))
         return {
             "landmarks": landmarks,
@@ -247,7 +260,8 @@ def build_fashionnet(num_categories: int, num_attributes: int, *, backbone: str 
                      embedding_dim: int = 128, pool_window: int = 3, loss_schedule_switch_epoch: int = 1,
                      triplet_margin: float = 0.2, stage1_weights: Mapping[str, float] | None = None,
                      stage2_weights: Mapping[str, float] | None = None,
-                     num_landmarks: int = NUM_LANDMARKS, landmarks_only: bool = False) -> FashionNet:
+                     num_landmarks: int = NUM_LANDMARKS, landmarks_only: bool = False,
+                     landmark_pooling: bool = True) -> FashionNet:
     """FashionNet on a VGG16 ("vgg16": torchvision, ImageNet weights if pretrained) or "vgg_mini" trunk.
 
     FC widths are 1024 x width (at least 16). loss_schedule_switch_epoch: first 0-based epoch of
@@ -257,11 +271,14 @@ def build_fashionnet(num_categories: int, num_attributes: int, *, backbone: str 
     landmarks_only: the pose branch alone (trunk, its conv5, fc layers, landmark and visibility
     heads), trained at every epoch on the step-1 landmark and visibility losses (DAFE's
     comparison row on DeepFashion-C and FLD); the output has landmarks and visibility only.
+    landmark_pooling=False: no local branch (no pooling at the predicted landmarks, no pool_boxes
+    output); fc7_fusion sees fc6_global alone. The pose branch and its losses are unchanged.
     """
     trunk = build_trunk(backbone, width, pretrained, weights_path)
     model = FashionNet(trunk, num_categories, num_attributes, input_size=input_size, width=width,
                        embedding_dim=embedding_dim, pool_window=pool_window, triplet_margin=triplet_margin,
                        loss_schedule_switch_epoch=loss_schedule_switch_epoch, stage1_weights=stage1_weights,
-                       stage2_weights=stage2_weights, num_landmarks=num_landmarks, landmarks_only=landmarks_only)
+                       stage2_weights=stage2_weights, num_landmarks=num_landmarks, landmarks_only=landmarks_only,
+                       landmark_pooling=landmark_pooling)
     # Conv weights in channels_last make every conv run channels_last (1.3-1.4x faster training on CPU).
     return model.to(memory_format=torch.channels_last)
