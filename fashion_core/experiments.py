@@ -67,6 +67,9 @@ VARIANTS: dict[str, dict[str, Variant]] = {
         "fashionnet": Variant("dafe_fashionnet", "FashionNet (pose branch)", "fashionnet", {"landmarks_only": True}),
         "liu2018": Variant("dafe_liu2018", "Liu & Lu (landmark branch)", "liu2018",
                            {"landmarks_only": True, "attention": "none", "upsample": True}),
+        # Hu et al.'s pose machine with 8 belief maps (+ background) instead of FashionAI's 24, so the
+        # report's leaderboard ranks all four landmark models on the same crops and protocol.
+        "fpm": Variant("dafe_fpm", "FPM (8 landmarks)", "fpm", {"num_keypoints": 8}),
     },
     "m2fashion": {
         "full": Variant("m2fashion", "M2Fashion", "m2fashion"),
@@ -369,12 +372,19 @@ def train_and_score(variant: Variant, settings: Settings, seed: int, train_set, 
 
 
 def run_variants(variants: list[Variant], settings: Settings, train_set, test_set, attribute_types,
-                 num_categories: int, evaluate=None, val_set=None, scorer=None) -> ExperimentResults:
+                 num_categories: int, evaluate=None, val_set=None, scorer=None,
+                 settings_by_model: dict[str, dict[str, Any]] | None = None) -> ExperimentResults:
+    """Train and score every variant for every seed of `settings`.
+
+    settings_by_model: Settings fields that differ for the rows of one model, e.g.
+    {"fpm": {"lr": 1e-3}}; the notebook records them in its metrics file.
+    """
     runs = []
     for variant in variants:
-        for seed in settings.seeds:
+        row_settings = dataclasses.replace(settings, **(settings_by_model or {}).get(variant.model, {}))
+        for seed in row_settings.seeds:
             print(f"{variant.name}, seed {seed}", flush=True)
-            runs.append(train_and_score(variant, settings, seed, train_set, test_set, attribute_types,
+            runs.append(train_and_score(variant, row_settings, seed, train_set, test_set, attribute_types,
                                         num_categories, evaluate=evaluate, val_set=val_set, scorer=scorer))
     return ExperimentResults(runs)
 
@@ -418,11 +428,87 @@ def write_metrics(paper: str, settings: Settings, benchmark: str, results: Exper
         "rows": rows,
         **(extra or {}),
     }
+    # Predictions first: once the metrics file exists, the predictions it summarises exist too.
+    write_predictions(settings.profile, paper, results)
     return write_json_atomic(metrics_path(settings.profile, paper), payload)
 
 
 class MissingMetricsError(FileNotFoundError):
     """A tables notebook needs a metrics file that its train notebook has not written yet."""
+
+
+class MissingPredictionsError(MissingMetricsError):
+    """A report needs saved test-split predictions that the train notebook has not written yet."""
+
+
+# Saved test-split predictions: reports/<profile>/predictions/<paper>/<row key>-seed<s>.npz, one per
+# trained run, so the report can rescore the same predictions under other protocols. They are
+# committed with the reports, hence the compact dtypes: coordinates stay float32 (the NE recomputed
+# from them equals the recorded one), scores are float16 (a ranking can change only between scores
+# closer than float16 resolves, about 1e-3 relative), labels are small ints.
+# Per-stage coordinates of multi-stage models (stage_landmarks) are not kept: their NE is in the
+# metrics file and nothing rescores them.
+_PREDICTION_DTYPES = {
+    "index": np.int32, "landmarks": np.float32, "landmarks_true": np.float32, "visible": np.bool_,
+    "visibility": np.int8, "clothes_type": np.int8, "category_scores": np.float16, "category": np.int16,
+    "attribute_scores": np.float16, "attributes": np.int8, "scale": np.float32,
+}
+
+
+def predictions_path(profile: str, paper: str, row_key: str, seed: int) -> Path:
+    return reports_dir(profile) / "predictions" / paper / f"{row_key}-seed{int(seed)}.npz"
+
+
+def save_predictions(path: Path, predictions: Predictions) -> Path:
+    """One run's Predictions as a compressed .npz (atomic), in the dtypes of _PREDICTION_DTYPES."""
+    from fashion_core.io import atomic_path
+
+    arrays = {"input_size": np.asarray(predictions.input_size, dtype=np.int32)}
+    for name, dtype in _PREDICTION_DTYPES.items():
+        value = getattr(predictions, name)
+        if value is not None:
+            arrays[name] = np.asarray(value).astype(dtype)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:  # a file object, so numpy does not append a second ".npz"
+            np.savez_compressed(handle, **arrays)
+    return Path(path)
+
+
+def write_predictions(profile: str, paper: str, results: ExperimentResults) -> list[Path]:
+    """Save every run's test-split predictions; files of runs no longer in `results` are removed.
+
+    Runs without predictions (M2Fashion's, scored by its own protocol) are skipped. The removal
+    keeps the directory in step with the metrics file, which is rewritten whole each time.
+    """
+    written = [save_predictions(predictions_path(profile, paper, run.variant.key, run.seed), run.predictions)
+               for run in results.runs if run.predictions is not None]
+    directory = reports_dir(profile) / "predictions" / paper
+    for stale in sorted(set(directory.glob("*.npz")) - set(written)) if directory.is_dir() else ():
+        stale.unlink()
+    return written
+
+
+def load_predictions(profile: str, paper: str, row_key: str, seed: int) -> Predictions:
+    """The saved test-split Predictions of one (row, seed), as its train notebook wrote them."""
+    path = predictions_path(profile, paper, row_key, seed)
+    if not path.exists():
+        producer = PRODUCERS.get(paper, f"{paper}_train")
+        saved = sorted(item.stem for item in path.parent.glob("*.npz")) if path.parent.is_dir() else []
+        raise MissingPredictionsError(
+            f"{path} is missing: run the {producer} notebook for profile {profile!r} "
+            f"(./run_all.sh --profile {profile} --only {producer}); saved for {paper}: {saved or 'nothing'}")
+    with np.load(path) as stored:
+        arrays = {name: stored[name] for name in stored.files}
+    fields = {name: arrays[name].astype(np.float32) if arrays[name].dtype == np.float16 else arrays[name]
+              for name in _PREDICTION_DTYPES if name in arrays}
+    for name in ("index", "visibility", "clothes_type", "category", "attributes"):
+        if name in fields:
+            fields[name] = fields[name].astype(np.int64)
+    missing = [name for name in ("index", "landmarks", "landmarks_true", "visible", "visibility", "clothes_type")
+               if name not in fields]
+    if missing:
+        raise ValueError(f"{path}: expected arrays {missing} (written by fashion_core.experiments.save_predictions)")
+    return Predictions(input_size=int(arrays["input_size"]), **fields)
 
 
 def load_metrics(profile: str, paper: str) -> dict[str, Any]:
