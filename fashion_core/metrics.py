@@ -52,6 +52,8 @@ FASHIONAI_CATEGORIES: dict[str, tuple[int, int]] = {
 # Rows per block when ranking attributes; see _topk_hits.
 _ATTRIBUTE_ROW_BLOCK = 512
 _PARTITION_MAX_COLUMNS = 256
+# The per-type grid (see _TypeLayout) keeps more per-row temporaries: half the block stays in L2.
+_TYPE_GRID_ROW_BLOCK = 256
 # Queries per block in retrieval: bounds the (block x G) similarity/argsort buffers to ~100 MB.
 _RETRIEVAL_BLOCK_ELEMENTS = 4_000_000
 
@@ -386,16 +388,18 @@ def _kth_largest(scores: np.ndarray, k: int) -> np.ndarray:
     return torch.topk(torch.from_numpy(scores), k, dim=1).values[:, -1:].numpy()
 
 
-def _topk_mask(scores: np.ndarray, k: int) -> np.ndarray:
+def _topk_mask(scores: np.ndarray, k: int, kth_largest: np.ndarray | None = None) -> np.ndarray:
     """(n, K) bool: True for each row's k highest scores; ties go to the lower column index.
 
-    Only the k-th largest value is computed by a selection routine; which tied columns are
-    taken is decided here, so the tie rule is ours. Call it on row blocks (see _topk_hits).
+    Only the k-th largest value is computed by a selection routine (or passed in, (n, 1));
+    which tied columns are taken is decided here, so the tie rule is ours. Call it on row
+    blocks (see _topk_hits).
     """
     num_items = scores.shape[1]
     if k >= num_items:
         return np.ones(scores.shape, dtype=bool)
-    kth_largest = _kth_largest(scores, k)
+    if kth_largest is None:
+        kth_largest = _kth_largest(scores, k)
     mask = scores >= kth_largest
     ambiguous = np.flatnonzero(np.count_nonzero(mask, axis=1) > k)
     if ambiguous.size:
@@ -406,6 +410,72 @@ def _topk_mask(scores: np.ndarray, k: int) -> np.ndarray:
         slots_left = k - np.count_nonzero(above, axis=1, keepdims=True)
         mask[ambiguous] = above | (tied & (np.cumsum(tied, axis=1) <= slots_left))
     return mask
+
+
+class _TypeLayout:
+    """The attribute types as a padded (T, W) grid of columns, W the largest type's size.
+
+    gather[t * W + j] is the j-th column of type t (original order, so the lower-index tie rule
+    holds within a type); the slots past a type's size are padding (pad == True), filled with
+    -inf. Sorting that grid finds every type's k-th largest score in one call per row block,
+    instead of one strided copy and one selection per type (~2x faster at 1000 x 5 types).
+    """
+
+    def __init__(self, type_index: np.ndarray, num_types: int):
+        self.type_index = np.asarray(type_index, dtype=np.int64)
+        self.columns = [np.flatnonzero(self.type_index == code) for code in range(num_types)]
+        self.sizes = np.array([len(columns) for columns in self.columns])
+        self.width = int(self.sizes.max())
+        gather = np.zeros((num_types, self.width), dtype=np.int64)
+        pad = np.ones((num_types, self.width), dtype=bool)
+        for code, columns in enumerate(self.columns):
+            gather[code, : len(columns)] = columns
+            pad[code, : len(columns)] = False
+        self.gather, self.pad = gather.reshape(-1), pad.reshape(-1)
+
+    @property
+    def num_types(self) -> int:
+        return len(self.columns)
+
+    def worth_it(self) -> bool:
+        # Very unequal types would make the padded grid much larger than the matrix itself.
+        return self.num_types * self.width <= 2 * int(self.sizes.sum())
+
+
+def _topk_hits_by_type_grid(
+    block_scores: np.ndarray, block_positive: np.ndarray, k: int, layout: _TypeLayout
+) -> tuple[np.ndarray, np.ndarray]:
+    """Hits per column of one row block: (ranked among all columns, ranked within the column's type)."""
+    rows, num_types, width = block_scores.shape[0], layout.num_types, layout.width
+    # np.take, not block[:, gather]: fancy indexing returns a column-major copy here, which the
+    # reshape would copy again. Sorted in place as 2-D rows: numpy's SIMD sort is ~4x slower
+    # along the last axis of a 3-D array.
+    ascending = np.take(block_scores, layout.gather, axis=1)
+    ascending[:, layout.pad] = -np.inf
+    ascending = ascending.reshape(rows * num_types, width)
+    ascending.sort(axis=1)
+    ascending = ascending.reshape(rows, num_types, width)
+    type_k = np.minimum(k, layout.sizes)
+    type_kth = ascending[:, np.arange(num_types), width - type_k]  # (rows, T)
+    # The overall k-th largest is the k-th largest of the union of every type's k largest (with
+    # multiplicity): anything above it has fewer than k larger values in its own type too.
+    candidates = ascending[:, :, width - min(k, width):].reshape(rows, -1)
+    overall_kth = np.partition(candidates, candidates.shape[1] - k, axis=1)[:, candidates.shape[1] - k, None]
+    all_hits = np.count_nonzero(_topk_mask(block_scores, k, overall_kth) & block_positive, axis=0)
+
+    type_mask = block_scores >= np.take(type_kth, layout.type_index, axis=1)
+    # More than k_t columns reach the k-th value only if the value below it in the sorted row
+    # equals it: a tie (or -inf scores, which the padding also holds; resolving those is exact too).
+    below = width - type_k - 1
+    has_below = below >= 0
+    ambiguous = np.zeros((rows, num_types), dtype=bool)
+    ambiguous[:, has_below] = (ascending[:, np.flatnonzero(has_below), below[has_below]]
+                               == type_kth[:, has_below])
+    for code in np.flatnonzero(ambiguous.any(axis=0)):
+        tied_rows = np.flatnonzero(ambiguous[:, code])
+        cells = np.ix_(tied_rows, layout.columns[code])
+        type_mask[cells] = _topk_mask(block_scores[cells], int(type_k[code]))
+    return all_hits, np.count_nonzero(type_mask & block_positive, axis=0)
 
 
 def _attribute_inputs(scores: Any, targets: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -428,11 +498,14 @@ def _topk_hits(
     type_columns: np.ndarray | None = None,
     type_slices: Sequence[slice] = (),
     per_column: bool = False,
+    type_layout: _TypeLayout | None = None,
 ) -> tuple[Any, list[Any]]:
     """Hits (positive and among the row's top k) over all columns and within each type.
 
     type_columns is a column permutation that makes every type a contiguous slice (type_slices
     index into the permuted columns); within a type the top min(k, type size) is taken.
+    type_layout, when given, is the same types as a padded grid (see _TypeLayout), ranked in one
+    sort per block instead of one selection per type.
     Returns (hits over all columns, [hits per type]): totals, or per-column counts when
     per_column. Rows go in blocks of _ATTRIBUTE_ROW_BLOCK so that the permuted copy and the
     masks stay in cache: ~2x faster than whole-matrix temporaries.
@@ -446,9 +519,17 @@ def _topk_hits(
 
     all_hits = empty(score_array.shape[1])
     type_hits = [empty(group.stop - group.start) for group in type_slices]
-    for row_start in range(0, score_array.shape[0], _ATTRIBUTE_ROW_BLOCK):
-        rows = slice(row_start, row_start + _ATTRIBUTE_ROW_BLOCK)
+    block = _TYPE_GRID_ROW_BLOCK if type_layout is not None else _ATTRIBUTE_ROW_BLOCK
+    for row_start in range(0, score_array.shape[0], block):
+        rows = slice(row_start, row_start + block)
         block_scores, block_positive = score_array[rows], positive[rows]
+        if type_layout is not None:
+            column_hits, within_type_hits = _topk_hits_by_type_grid(block_scores, block_positive, k, type_layout)
+            all_hits += column_hits if per_column else int(column_hits.sum())
+            for index, columns in enumerate(type_layout.columns):
+                hits = within_type_hits[columns]
+                type_hits[index] += hits if per_column else int(hits.sum())
+            continue
         all_hits += count(_topk_mask(block_scores, k) & block_positive)
         if type_columns is None:
             continue
@@ -494,7 +575,9 @@ def attribute_recall_at_k(scores: Any, targets: Any, k: int, attr_types: Any = N
     bounds = np.concatenate([[0], np.cumsum(np.bincount(type_index, minlength=type_values.size))])
     type_slices = [slice(int(start), int(stop)) for start, stop in zip(bounds[:-1], bounds[1:])]
     positives_per_type = np.bincount(type_index, weights=positives_per_attribute, minlength=type_values.size)
-    all_hits, type_hits = _topk_hits(score_array, positive, k, type_columns, type_slices)
+    layout = _TypeLayout(type_index, type_values.size)
+    all_hits, type_hits = _topk_hits(score_array, positive, k, type_columns, type_slices,
+                                     type_layout=layout if layout.worth_it() else None)
     result: dict[Hashable, float] = {"all": _ratio_or_nan(all_hits, positives_per_attribute.sum())}
     for key, hits, type_positives in zip(keys, type_hits, positives_per_type):
         result[key] = _ratio_or_nan(hits, type_positives)

@@ -9,13 +9,20 @@ global python / numpy / torch RNGs and DataLoader worker seeds are re-derived fr
 
 Epochs are 0-based everywhere: the ``epoch`` passed to loss_fn, to on_step and to
 ``train_set.set_epoch``, and the ``epoch`` column of the history.
+
+Command line (one process, or several under torchrun; see ``python -m fashion_core.train --help``):
+
+    torchrun --nproc_per_node=2 -m fashion_core.train --model dafe --data data/synthfashion/default
 """
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import json
 import math
 import os
 import random
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -27,7 +34,7 @@ import pandas as pd
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 # Plain text bars: widget bars leave no trace in executed reports and defeat nbval.
 from tqdm import tqdm
 
@@ -36,6 +43,8 @@ from fashion_core.io import atomic_path
 __all__ = [
     "TrainConfig",
     "TrainResult",
+    "ShardedEvaluation",
+    "evaluate_dataset",
     "NonFiniteLossError",
     "CheckpointConfigMismatchError",
     "fit",
@@ -319,16 +328,19 @@ def fit(
             components to log}. The batch is already on the device.
         evaluate: (model, val_loader) -> {metric: float}, run after every epoch under
             torch.inference_mode() and model.eval(); requires val_set. Metric names must not
-            clash with loss component names (they share the history's columns).
+            clash with loss component names (they share the history's columns). A
+            ShardedEvaluation instead is evaluated with every rank predicting its own shard of
+            val_set (see evaluate_dataset).
         checkpoint_path: written after every epoch. If it exists and resume=True, training
             continues after the epochs it holds; with resume=False it is overwritten.
         on_step: (epoch, step) called after every optimizer step (used by tests to interrupt).
 
     Under torchrun (WORLD_SIZE > 1): the process group is initialised if needed (gloo on CPU,
     nccl on CUDA), the model is wrapped in DistributedDataParallel, batch_size is per process,
-    and loss means are averaged over all ranks. Only rank 0 writes checkpoints, shows progress
-    and runs evaluate -- on the full val set, unsharded, then broadcasts the metrics so every
-    rank returns the same history.
+    and loss means are averaged over all ranks. Only rank 0 writes checkpoints and shows
+    progress. A plain evaluate runs on rank 0 only, on the full val set; a ShardedEvaluation
+    runs on every rank's shard and the predictions are gathered before they are scored. Either
+    way the metrics are broadcast, so every rank returns the same history.
 
     Side effects: sets torch.use_deterministic_algorithms(config.deterministic, warn_only=True)
     and the cudnn flags process-wide, and reseeds the global RNGs at every epoch.
@@ -566,6 +578,8 @@ def _evaluate(
     collate_fn: Callable[[list[Any]], Any] | None,
     distributed: _Distributed,
 ) -> dict[str, float]:
+    if isinstance(evaluate, ShardedEvaluation):
+        return evaluate_dataset(model, evaluate, val_set, config.batch_size, config.num_workers, collate_fn)
     metrics: dict[str, float] = {}
     if distributed.is_main:
         loader = DataLoader(
@@ -583,3 +597,339 @@ def _evaluate(
         dist.broadcast_object_list(shared, src=0)
         metrics = shared[0]
     return metrics
+
+
+# --------------------------------------------------------------------------- sharded evaluation
+@dataclass(frozen=True)
+class ShardedEvaluation:
+    """An evaluate for fit (or evaluate_dataset) in two halves, so every rank can predict a shard.
+
+    predict(model, loader) -> the predictions of the loader's items in loader order: a dataclass
+        or a dict whose array fields have one row per item (other fields, e.g. input_size, are
+        shared and taken from the first shard). Called under torch.inference_mode(), model.eval().
+    score(predictions) -> {metric: float}, called once on every item's predictions, in dataset
+        order: the numbers equal a single-process evaluation of the same weights.
+    """
+
+    predict: Callable[[torch.nn.Module, DataLoader], Any]
+    score: Callable[[Any], Mapping[str, Any]]
+
+
+class _StridedShard(Sampler[int]):
+    """Items rank, rank + world_size, ...: every item exactly once over the ranks (DistributedSampler
+    would pad the last shard with repeats, which a metric would count twice)."""
+
+    def __init__(self, length: int, rank: int, world_size: int):
+        self.items = list(range(rank, length, world_size))
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+def _merge_shards(parts: list[Any], positions: list[list[int]]) -> Any:
+    """Concatenate the per-item fields of each shard's predictions and restore dataset order."""
+    order = np.argsort(np.concatenate([np.asarray(items, dtype=np.int64) for items in positions]), kind="stable")
+    total = len(order)
+
+    def merged(values: list[Any]) -> Any:
+        first = values[0]
+        if isinstance(first, np.ndarray) and first.ndim >= 1 and sum(len(value) for value in values) == total:
+            return np.concatenate(values)[order]
+        if isinstance(first, torch.Tensor) and first.ndim >= 1 and sum(len(value) for value in values) == total:
+            return torch.cat(values)[torch.from_numpy(order)]
+        return first
+
+    first = parts[0]
+    if dataclasses.is_dataclass(first):
+        return dataclasses.replace(first, **{field.name: merged([getattr(part, field.name) for part in parts])
+                                             for field in dataclasses.fields(first) if field.init})
+    if isinstance(first, Mapping):
+        return {key: merged([part[key] for part in parts]) for key in first}
+    raise TypeError(
+        f"ShardedEvaluation.predict must return a dataclass or a dict of arrays, got {type(first).__name__}")
+
+
+def evaluate_dataset(
+    model: torch.nn.Module,
+    evaluation: ShardedEvaluation,
+    dataset: Dataset,
+    batch_size: int,
+    num_workers: int = 0,
+    collate_fn: Callable[[list[Any]], Any] | None = None,
+) -> dict[str, float]:
+    """evaluation.score of the model's predictions on every item of dataset, in dataset order.
+
+    Under torchrun (an initialised process group of W > 1 ranks; every rank must call this) rank r
+    predicts items r, r + W, ...; the shards are gathered with all_gather_object, merged back into
+    dataset order and scored on rank 0, and the metrics broadcast to every rank. A dataset with
+    fewer items than ranks is predicted whole on rank 0.
+    """
+    model = _unwrap(model)
+    world_size = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+    rank = dist.get_rank() if world_size > 1 else 0
+    sharded = world_size > 1 and len(dataset) >= world_size
+    items = list(range(len(dataset))) if not sharded else list(range(rank, len(dataset), world_size))
+    part = None
+    if sharded or rank == 0:
+        loader = DataLoader(dataset, batch_size=batch_size, sampler=_StridedShard(len(dataset), rank, world_size)
+                            if sharded else None, shuffle=False, num_workers=num_workers, collate_fn=collate_fn)
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.inference_mode():
+                part = evaluation.predict(model, loader)
+        finally:
+            model.train(was_training)
+    if sharded:
+        gathered: list[Any] = [None] * world_size
+        dist.all_gather_object(gathered, (part, items))
+        parts, positions = [shard for shard, _ in gathered], [shard_items for _, shard_items in gathered]
+    else:
+        parts, positions = [part], [items]
+    metrics: dict[str, float] = {}
+    if rank == 0:
+        predictions = _merge_shards(parts, positions) if len(parts) > 1 else parts[0]
+        metrics = {name: float(value) for name, value in evaluation.score(predictions).items()}
+    if world_size > 1:
+        shared = [metrics]
+        dist.broadcast_object_list(shared, src=0)
+        metrics = shared[0]
+    return metrics
+
+
+# --------------------------------------------------------------------------- command line
+# Dataset formats each model trains on (the first is the default), and its train notebook,
+# whose parameters (profile defaults + params/<profile>/<notebook>.yaml) are the CLI's defaults.
+CLI_MODELS: dict[str, tuple[str, tuple[str, ...], str, str]] = {
+    # model: (notebook, formats, VARIANTS paper, VARIANTS row)
+    "fashionnet": ("fashionnet_train", ("deepfashion_c",), "fashionnet", "full"),
+    "liu2018": ("liu2018_train", ("deepfashion_c",), "liu2018", "full"),
+    "dafe": ("dafe_train", ("deepfashion_c", "fld"), "dafe", "full"),
+    "fpm": ("fpm_train", ("fashionai",), "fpm", "full"),
+    "m2fashion": ("m2fashion_train", ("deepfashion_c",), "m2fashion", "full"),
+    "retrieval_baseline": ("m2fashion_train", ("deepfashion_c",), "m2fashion", "asen"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m fashion_core.train",
+        description="Train one model (its paper's main row) with fit(), on one process or, under torchrun, with DDP "
+                    "(gloo on CPU, nccl on GPUs). Defaults come from the model's train notebook under --profile; "
+                    "the flags below override them. Rank 0 alone writes the checkpoint, history.csv and "
+                    "metrics.json; validation and test predictions are gathered from every rank before scoring.",
+        epilog="e.g. torchrun --standalone --nproc_per_node=2 -m fashion_core.train --model dafe "
+               "--data data/synthfashion/default --epochs 2")
+    parser.add_argument("--model", required=True, choices=list(CLI_MODELS))
+    parser.add_argument("--data", required=True,
+                        help="a SynthFashion root (holding deepfashion_c/, fld/, fashionai/) or a dataset root in "
+                             "the format the model trains on")
+    parser.add_argument("--format", choices=("deepfashion_c", "fld", "fashionai"),
+                        help="dataset format (default: the model's first: fpm fashionai, the others deepfashion_c)")
+    parser.add_argument("--profile", default="default", choices=("smoke", "default", "paper"),
+                        help="whose notebook parameters give the defaults (backbone, width, input size, ...)")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--batch-size", type=int,
+                        help="per process: the global batch is this x the number of processes")
+    parser.add_argument("--lr", type=float)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--backbone")
+    parser.add_argument("--width", type=float)
+    parser.add_argument("--input-size", type=int)
+    parser.add_argument("--pretrained", action=argparse.BooleanOptionalAction, default=None,
+                        help="ImageNet weights for vgg16 / resnet50 (default: the profile's; paper: yes)")
+    parser.add_argument("--weights-path", help="a local ImageNet weight file (default: the profile's weights_path)")
+    parser.add_argument("--num-workers", type=int, help="DataLoader workers per process")
+    parser.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda")
+    parser.add_argument("--out", help="output directory (default reports/torchrun/<model>)")
+    parser.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint instead of resuming it")
+    parser.add_argument("--no-progress", action="store_true", help="no tqdm bar")
+    return parser
+
+
+def _cli_data(args: argparse.Namespace, data_format: str, input_size: int, cache_images: bool):
+    from fashion_core import experiments
+
+    root = Path(args.data)
+    if (root / data_format).is_dir():  # a SynthFashion root
+        root = root / data_format
+    loaders = {"deepfashion_c": experiments.load_deepfashion_c, "fld": experiments.load_fld,
+               "fashionai": experiments.load_fashionai}
+    return loaders[data_format](root, input_size, cache_images)
+
+
+def _cli_setup(args: argparse.Namespace) -> dict[str, Any]:
+    """Everything one run needs: params, data, model, loss, validation and test evaluations."""
+    from fashion_core import evaluation, experiments
+    from fashion_core.models import build_model, loss_fn
+    from fashion_core.params import resolved_parameters
+    from fashion_core.paths import notebooks_dir
+
+    notebook, formats, paper, row = CLI_MODELS[args.model]
+    data_format = args.format or formats[0]
+    if data_format not in formats:
+        raise SystemExit(f"--model {args.model} trains on {' or '.join(formats)}, not {data_format}")
+    params = resolved_parameters(args.profile, notebooks_dir() / f"{notebook}.ipynb")
+    for key, value in (("epochs", args.epochs), ("batch_size", args.batch_size), ("lr", args.lr),
+                       ("backbone", args.backbone), ("width", args.width), ("input_size", args.input_size),
+                       ("num_workers", args.num_workers), ("pretrained", args.pretrained),
+                       ("weights_path", args.weights_path)):
+        if value is not None:
+            params[key] = value
+    data = _cli_data(args, data_format, params["input_size"], params["cache_images"])
+    annotations = data.annotations
+    variant = experiments.VARIANTS[paper][row]
+    kwargs = dict(variant.model_kwargs)
+    loss, train_set = loss_fn, data.train
+    data.train.seed = args.seed  # the random flips differ per seed, like the initialisation (as in the notebooks)
+    attribute_types: Any = ()
+    if args.model == "fashionnet":
+        kwargs.update(loss_schedule_switch_epoch=params["loss_schedule_switch_epoch"],
+                      stage1_weights={"landmark": params["stage1_landmark_weight"]},
+                      stage2_weights={"landmark": params["stage2_landmark_weight"]})
+    if args.model == "liu2018":
+        kwargs["landmark_weight"] = params["landmark_loss_weight"]
+    if args.model == "fpm":
+        kwargs["stages"] = params["stages"]
+    if args.model in ("fashionnet", "liu2018", "m2fashion", "retrieval_baseline"):
+        counts = (len(annotations.category_names), len(annotations.attribute_names))
+        attribute_types = annotations.attribute_types
+    elif args.model == "fpm":
+        from fashion_core.data.fashionai import FASHIONAI_CATEGORIES
+
+        counts = (len(FASHIONAI_CATEGORIES), 0)
+    else:
+        counts = (0, 0)
+
+    if args.model in ("m2fashion", "retrieval_baseline"):
+        from fashion_core import m2fashion_experiments as m2
+        from fashion_core import retrieval
+
+        options = m2.Options(feature_stride=params["feature_stride"], similarity=params["similarity"])
+        kwargs = m2.model_variant(variant, options, len(retrieval.type_codes(annotations.attribute_types))).model_kwargs
+        loss, train_set = m2.training_loss, m2.LabelMaskDataset(data.train, args.seed)
+        # The m2fashion notebook's per-epoch numbers (no label given), and every class metric on the test split.
+        validation = ShardedEvaluation(_classification_predictions, lambda p: {
+            f"val_{name}": value for name, value in _classification_score(p, attribute_types).items()
+            if name in ("category_top1", "attr_all_top5")})
+        test = ShardedEvaluation(_classification_predictions, lambda p: _classification_score(p, attribute_types))
+        if args.model == "retrieval_baseline":
+            validation = test = None  # no heads: its numbers are retrieval mAP (the m2fashion notebooks)
+    elif data_format == "fashionai":
+        validation = ShardedEvaluation(evaluation.predictions_from_loader, lambda p: {
+            "val_ne_avg": evaluation.fashionai_score(p, data.val.annotations)["ne_avg"]})
+        test = ShardedEvaluation(evaluation.predictions_from_loader,
+                                 lambda p: evaluation.fashionai_score(p, data.test.annotations))
+    else:
+        validation = ShardedEvaluation(evaluation.predictions_from_loader, _validation_score)
+        test = ShardedEvaluation(evaluation.predictions_from_loader,
+                                 lambda p: evaluation.score(p, attribute_types if len(attribute_types) else None))
+    torch.manual_seed(args.seed)
+    model = build_model(variant.model, num_categories=counts[0], num_attributes=counts[1], backbone=params["backbone"],
+                        width=params["width"], input_size=params["input_size"], pretrained=params["pretrained"],
+                        weights_path=params["weights_path"] or None, **kwargs)
+    return dict(params=params, data=data, data_format=data_format, model=model, loss=loss, train_set=train_set,
+                validation=validation, test=test, variant=variant, model_kwargs=kwargs)
+
+
+def _validation_score(predictions) -> dict[str, float]:
+    from fashion_core.evaluation import category_metrics, landmark_metrics
+
+    result = {"val_ne_avg": landmark_metrics(predictions.landmarks, predictions.landmarks_true, predictions.visible,
+                                             predictions.input_size)["ne_avg"]}
+    if predictions.category_scores is not None:
+        result["val_category_top1"] = category_metrics(predictions.category_scores,
+                                                       predictions.category)["category_top1"]
+    return result
+
+
+def _classification_predictions(model: torch.nn.Module, loader: DataLoader) -> dict[str, np.ndarray]:
+    """Category and attribute scores with no label given (M2Fashion), and the truth, in loader order."""
+    device = next(model.parameters()).device
+    parts: dict[str, list[np.ndarray]] = {"category_scores": [], "attribute_scores": [], "category": [],
+                                          "attributes": []}
+    for batch in loader:
+        outputs = model(batch["image"].to(device))
+        parts["category_scores"].append(outputs["category_logits"].float().cpu().numpy())
+        parts["attribute_scores"].append(outputs["attribute_logits"].float().cpu().numpy())
+        parts["category"].append(batch["category"].numpy())
+        parts["attributes"].append(batch["attributes"].numpy())
+    return {name: np.concatenate(values) for name, values in parts.items()}
+
+
+def _classification_score(predictions: Mapping[str, np.ndarray], attribute_types) -> dict[str, float]:
+    from fashion_core.evaluation import attribute_metrics, category_metrics
+
+    return {**category_metrics(predictions["category_scores"], predictions["category"]),
+            **attribute_metrics(predictions["attribute_scores"], predictions["attributes"], attribute_types)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    device = _resolve_device(args.device, distributed=world_size > 1)
+    created_group = False
+    if world_size > 1 and not dist.is_initialized():
+        # Initialised here, not in fit, so the group outlives fit for the test-split evaluation.
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+        created_group = True
+    try:
+        rank = dist.get_rank() if world_size > 1 else 0
+        say = print if rank == 0 else (lambda *_, **__: None)
+        run = _cli_setup(args)
+        params, model = run["params"], run["model"]
+        if world_size > 1 and device.type == "cuda":
+            # One batch statistic over the global batch, as a single GPU with that batch would have
+            # (SyncBatchNorm needs GPUs; on CPU each rank normalises its own batch).
+            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        out = Path(args.out) if args.out else Path("reports") / "torchrun" / args.model
+        checkpoint = out / f"{args.model}-seed{args.seed}.pt"
+        config = TrainConfig(epochs=params["epochs"], batch_size=params["batch_size"], optimizer=params["optimizer"],
+                             lr=params["lr"], lr_schedule=params.get("lr_schedule", "exponential"),
+                             lr_gamma=params["lr_gamma"], lr_step_size=params.get("lr_step_size", 10), seed=args.seed,
+                             num_workers=params["num_workers"], device=args.device,
+                             progress=not args.no_progress)
+        say(f"{args.model} ({run['variant'].name}) on {run['data_format']} at {args.data}: {params['backbone']} "
+            f"x{params['width']} @ {params['input_size']} px, {world_size} process(es) x batch {config.batch_size} "
+            f"(global {world_size * config.batch_size}), {config.epochs} epoch(s), device {device}", flush=True)
+        started = time.perf_counter()
+        result = fit(model, run["loss"], run["train_set"], config, checkpoint_path=checkpoint,
+                     val_set=run["data"].val if run["validation"] else None, evaluate=run["validation"],
+                     resume=not args.fresh)
+        seconds = time.perf_counter() - started
+        test_metrics = {}
+        if run["test"] is not None:
+            test_metrics = evaluate_dataset(result.model, run["test"], run["data"].test, config.batch_size,
+                                            config.num_workers)
+        if rank == 0:
+            from fashion_core.io import write_json_atomic, write_text_atomic
+
+            write_text_atomic(out / "history.csv", result.history.to_csv(index=False))
+            write_json_atomic(out / "metrics.json", {
+                "model": args.model, "variant": run["variant"].key, "model_kwargs": run["model_kwargs"],
+                "data": str(args.data), "format": run["data_format"], "profile": args.profile,
+                "world_size": world_size, "batch_size_per_process": config.batch_size,
+                "global_batch_size": world_size * config.batch_size, "seed": args.seed,
+                "config": dataclasses.asdict(config), "test_images": len(run["data"].test),
+                "test": test_metrics, "history": result.history.to_dict(orient="list"),
+                "train_seconds": round(seconds, 1),
+            })
+            say(result.history.drop(columns=["seconds"]).round(4).to_string(index=False))
+            say("test: " + json.dumps({name: round(value, 4) for name, value in test_metrics.items()
+                                      if name.endswith(("_avg", "top1", "top5"))}))
+            say(f"wrote {checkpoint}, {out / 'history.csv'}, {out / 'metrics.json'}")
+    finally:
+        if created_group:
+            dist.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    # Through the imported module, not this __main__ copy: fit's isinstance(evaluate,
+    # ShardedEvaluation) must see the class that fashion_core.experiments & co. use.
+    from fashion_core.train import main as _main
+
+    sys.exit(_main())
