@@ -99,9 +99,15 @@ def _timing_line(profile: str) -> str:
     slowest = sorted(notebooks.items(), key=lambda item: -float(item[1]))[:3]
     slowest_text = ", ".join(f"{name} {float(seconds) / 60:.1f} min" for name, seconds in slowest)
     failed = timing.get("failed") or []
+    resumed = int(timing.get("checkpoints_at_start", 0))
+    load = timing.get("load_average_start_end")
     return (f"`./run_all.sh --profile {profile}` took **{total / 60:.1f} min** ({total:.0f} s) on "
             f"{timing.get('machine', 'an unrecorded machine')}, measured by the run itself "
             f"(reports/{profile}/{TIMING_FILE}); slowest: {slowest_text}."
+            + (f" That run resumed {resumed} trained checkpoints, so it is not a from-scratch time: each train "
+               "notebook prints the summed duration of its runs' training epochs." if resumed else
+               " A from-scratch run (no trained checkpoint present).")
+            + (f" Load average at start / end: {load[0]} / {load[1]}." if load else "")
             + (f" Failed notebooks in that run: {', '.join(failed)}." if failed else ""))
 
 

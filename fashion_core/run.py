@@ -120,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
+    # A run that resumes trained checkpoints is not a from-scratch run: the timing record says so.
+    checkpoints_at_start = len(list((reports_dir(args.profile) / "checkpoints").glob("*.pt")))
+    load_at_start = os.getloadavg()[0]
     try:
         # Validate every notebook's params, not just the selected ones: a typo is an error either way.
         parameters = validate_profile(args.profile, discover_notebooks())
@@ -159,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         # A subset's time is not the time of ./run_all.sh: keep the last complete run's record.
         print(f"[run] {TIMING_FILE} not rewritten: --only ran a subset of the notebooks")
     else:
-        write_timing(args.profile, total, timings, failed)
+        write_timing(args.profile, total, timings, failed, checkpoints_at_start, (load_at_start, os.getloadavg()[0]))
     print(f"\nIndex: {index_md.relative_to(repo_root())}")
     if failed:
         print(f"error: {len(failed)} notebook(s) failed: {', '.join(failed)}", file=sys.stderr)
@@ -178,8 +181,13 @@ def machine_description() -> str:
             f"Python {platform.python_version()}")
 
 
-def write_timing(profile: str, total_seconds: float, timings: list[tuple[str, float, str]], failed: list[str]) -> Path:
-    """reports/<profile>/timing.json (atomic): what the README's run_all timing line is generated from."""
+def write_timing(profile: str, total_seconds: float, timings: list[tuple[str, float, str]], failed: list[str],
+                 checkpoints_at_start: int = 0, load_average: tuple[float, float] = (float("nan"), float("nan"))) -> Path:
+    """reports/<profile>/timing.json (atomic): what the README's run_all timing line is generated from.
+
+    checkpoints_at_start: trained checkpoints present when the run began (0 = a from-scratch run);
+    load_average: the 1-minute load average at the start and the end (other work slows the run).
+    """
     from fashion_core.io import write_json_atomic
 
     payload = {
@@ -188,6 +196,8 @@ def write_timing(profile: str, total_seconds: float, timings: list[tuple[str, fl
         "notebooks": {name: round(seconds, 1) for name, seconds, _ in timings},
         "failed": list(failed),
         "machine": machine_description(),
+        "checkpoints_at_start": int(checkpoints_at_start),
+        "load_average_start_end": [round(value, 2) for value in load_average],
     }
     return write_json_atomic(reports_dir(profile) / TIMING_FILE, payload)
 

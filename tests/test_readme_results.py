@@ -71,6 +71,16 @@ def test_timing_line_reads_what_run_writes(fixture_root):
     block = readme_results.results_markdown("fixture")
     assert "took **2.1 min** (125 s)" in block and "slowest: fashionnet_train 1.5 min" in block
     assert "Failed notebooks in that run: fashionnet_tables." in block
+    assert "A from-scratch run" in block and "resumed" not in block
+
+
+def test_a_resumed_run_is_not_reported_as_a_from_scratch_time(fixture_root):
+    from fashion_core.run import write_timing
+
+    write_timing("fixture", 600.0, [("(data)", 5.0, "ok")], [], checkpoints_at_start=12, load_average=(2.5, 1.0))
+    block = readme_results.results_markdown("fixture")
+    assert "resumed 12 trained checkpoints, so it is not a from-scratch time" in block
+    assert "Load average at start / end: 2.5 / 1.0." in block
 
 
 def test_check_and_regenerate_a_readme(fixture_root, capsys):
