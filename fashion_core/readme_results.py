@@ -104,8 +104,8 @@ def _timing_line(profile: str) -> str:
     return (f"`./run_all.sh --profile {profile}` took **{total / 60:.1f} min** ({total:.0f} s) on "
             f"{timing.get('machine', 'an unrecorded machine')}, measured by the run itself "
             f"(reports/{profile}/{TIMING_FILE}); slowest: {slowest_text}."
-            + (f" That run resumed {resumed} trained checkpoints, so it is not a from-scratch time: each train "
-               "notebook prints the summed duration of its runs' training epochs." if resumed else
+            + (f" That run resumed {resumed} trained checkpoints, so it is not a from-scratch time: it scored the "
+               "trained models and regenerated every table and figure, but repeated no training." if resumed else
                " A from-scratch run (no trained checkpoint present).")
             + (f" Load average at start / end: {load[0]} / {load[1]}." if load else "")
             + (f" Failed notebooks in that run: {', '.join(failed)}." if failed else ""))
