@@ -16,8 +16,6 @@ draws every module for chosen images as one figure for the executed reports.
 """
 from __future__ import annotations
 
-import base64
-import io
 from typing import Sequence
 
 import ipywidgets as widgets
@@ -31,8 +29,8 @@ from fashion_core.data.datasets import denormalize
 from fashion_core.data.deepfashion import LANDMARK_NAMES
 from fashion_core.models.dafe import NUM_MODULES
 # The landmark panel, image and overlay drawing of the generic viewer, so both viewers draw alike.
-from fashion_core.viewers import (ImageSource, _draw_landmark_panel, _no_data, _overlay, _short, _show_image,
-                                  legend_handles, predict_image, upsample)
+from fashion_core.viewers import (CachedPredictionViewer, ImageSource, _draw_landmark_panel, _no_data, _overlay,
+                                  _short, _show_image, legend_handles, predict_image, show_png, upsample)
 
 MODULE_LABELS = ("module 1: C5→C4 (1/16)", "module 2: C4→C3 (1/8)", "module 3: C3→C2 (1/4)")
 SAU_CMAP = "viridis"
@@ -146,7 +144,7 @@ def dafe_attention_grid(model: nn.Module, source: ImageSource, indices: Sequence
 
 # ---------------------------------------------------------------------------- interactive viewer
 
-class DAFEAttentionViewer(widgets.VBox):
+class DAFEAttentionViewer(CachedPredictionViewer):
     """Controls (image, module, opacity) over an Output showing the three panels.
 
     `figure` is the last rendered matplotlib Figure and `state` {"index", "module", "module_name",
@@ -172,16 +170,6 @@ class DAFEAttentionViewer(widgets.VBox):
         super().__init__([widgets.HBox([self.image, self.module, self.opacity]), self.caption, self.output])
         self.render()
 
-    def _on_change(self, change) -> None:
-        self.render()
-
-    def prediction(self, index: int) -> tuple[dict, dict]:
-        """(source item, model prediction) for an image, computed once."""
-        if index not in self.cache:
-            item = self.source.item(index)
-            self.cache[index] = (item, predict_image(self.model, item["image"]))
-        return self.cache[index]
-
     def render(self) -> None:
         """Draw the current image / module / opacity into `figure` and show it in `output`."""
         index, module = int(self.image.value), module_index(self.module.value)
@@ -197,12 +185,7 @@ class DAFEAttentionViewer(widgets.VBox):
         self.state = {"index": index, "module": module, "module_name": self.module.value,
                       "opacity": float(self.opacity.value), "label": item["label"]}
         self.caption.value = f"image {index} (of 0..{len(self.source) - 1}): {item['label']}"
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight", metadata={"Software": None})
-        # Replace the Output's content in one assignment: no flicker, and it works without a kernel too.
-        self.output.outputs = ({"output_type": "display_data", "metadata": {},
-                                "data": {"image/png": base64.b64encode(buffer.getvalue()).decode("ascii"),
-                                         "text/plain": f"<DAFE viewer: image {index}, {self.module.value}>"}},)
+        show_png(self.output, figure, f"<DAFE viewer: image {index}, {self.module.value}>")
 
     def __repr__(self) -> str:
         # What a static report shows instead of the widget; short and deterministic (no pixels).

@@ -26,7 +26,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from fashion_core import experiments, retrieval
 from fashion_core.evaluation import attribute_metrics, attribute_metrics_on_unknown, category_metrics

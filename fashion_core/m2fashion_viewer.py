@@ -14,8 +14,6 @@ changing a state re-runs only the attention and the heads.
 """
 from __future__ import annotations
 
-import base64
-import io
 from typing import Sequence
 
 import ipywidgets as widgets
@@ -28,7 +26,7 @@ from torch import nn
 
 from fashion_core.data.datasets import denormalize
 from fashion_core.data.deepfashion import ATTRIBUTE_TYPE_NAMES
-from fashion_core.viewers import ImageSource, upsample
+from fashion_core.viewers import ImageSource, show_png, upsample
 
 STATES = {"unknown": 0.0, "known positive": 1.0, "known negative": -1.0}
 ATTENTION_CMAP = "inferno"
@@ -192,7 +190,7 @@ class M2FashionViewer(widgets.VBox):
         known = ", ".join(f"{name} {'+' if state == 'known positive' else '-'}"
                           for name, state in sorted(self.assignments.items())) or "none"
         self.caption.value = f"image {index} (of 0..{len(self.source) - 1}): {item['label']} | known: {known}"
-        self._show(self.figure, f"<m2fashion viewer: image {index}, {len(self.assignments)} known labels>")
+        show_png(self.output, self.figure, f"<m2fashion viewer: image {index}, {len(self.assignments)} known labels>")
 
     def _draw(self, item: dict, index: int) -> Figure:
         figure = Figure(figsize=(11.5, 3.9), layout="constrained")
@@ -220,13 +218,6 @@ class M2FashionViewer(widgets.VBox):
         ax.set_yticks(range(len(order))[::-1], labels, fontsize=7)
         ax.set_xlim(0, 1)
         ax.set_title(title + (" (green: true)" if truth is not None else ""), fontsize=8)
-
-    def _show(self, figure: Figure, text: str) -> None:
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight", metadata={"Software": None})
-        self.output.outputs = ({"output_type": "display_data", "metadata": {},
-                                "data": {"image/png": base64.b64encode(buffer.getvalue()).decode("ascii"),
-                                         "text/plain": text}},)
 
     def __repr__(self) -> str:
         return f"M2FashionViewer(image={self.image.value} of {len(self.source)}, known labels={len(self.assignments)})"

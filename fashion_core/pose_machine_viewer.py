@@ -17,8 +17,6 @@ least ``min_peak``. Pixel convention as in fashion_core.viewers (extent (0, S, S
 """
 from __future__ import annotations
 
-import base64
-import io
 from typing import Sequence
 
 import ipywidgets as widgets
@@ -32,7 +30,7 @@ from torch import nn
 
 from fashion_core.data.datasets import denormalize
 from fashion_core.data.fashionai import FASHIONAI_KEYPOINTS
-from fashion_core.viewers import ImageSource, predict_image, upsample
+from fashion_core.viewers import CachedPredictionViewer, ImageSource, predict_image, show_png, upsample
 from fashion_core.viz import FASHIONAI_VISIBILITY_STYLE, draw_landmarks
 
 ALL_KEYPOINTS = "all (max)"
@@ -187,7 +185,7 @@ def pose_machine_grid(model: nn.Module, source: ImageSource, indices: Sequence[i
     return fig
 
 
-class PoseMachineViewer(widgets.VBox):
+class PoseMachineViewer(CachedPredictionViewer):
     """Controls (image, stage, keypoint, opacity) over an Output showing one stage's two panels.
 
     `figure` is the last rendered matplotlib Figure and `state` {"index", "stage", "keypoint",
@@ -219,16 +217,6 @@ class PoseMachineViewer(widgets.VBox):
                           self.caption, self.output])
         self.render()
 
-    def _on_change(self, change) -> None:
-        self.render()
-
-    def prediction(self, index: int) -> tuple[dict, dict]:
-        """(source item, model prediction) for an image, computed once."""
-        if index not in self.cache:
-            item = self.source.item(index)
-            self.cache[index] = (item, predict_image(self.model, item["image"]))
-        return self.cache[index]
-
     def render(self) -> None:
         index, stage, name = int(self.image.value), int(self.stage.value), self.keypoint.value
         keypoint = None if name == ALL_KEYPOINTS else self.names.index(name)
@@ -247,12 +235,7 @@ class PoseMachineViewer(widgets.VBox):
         self.state = {"index": index, "stage": stage, "keypoint": keypoint, "keypoint_name": name,
                       "opacity": float(self.opacity.value), "label": label}
         self.caption.value = f"image {index} (of 0..{len(self.source) - 1}): {label}"
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight", metadata={"Software": None})
-        text = f"<pose machine viewer: image {index}, stage {stage}, {name}>"
-        self.output.outputs = ({"output_type": "display_data", "metadata": {},
-                                "data": {"image/png": base64.b64encode(buffer.getvalue()).decode("ascii"),
-                                         "text/plain": text}},)
+        show_png(self.output, figure, f"<pose machine viewer: image {index}, stage {stage}, {name}>")
 
     def __repr__(self) -> str:
         # What a static report shows instead of the widget: short and deterministic.

@@ -346,7 +346,34 @@ def attention_grid(model: nn.Module, source: ImageSource, indices: Sequence[int]
 
 # ---------------------------------------------------------------------------- interactive viewer
 
-class AttentionViewer(widgets.VBox):
+def show_png(output: widgets.Output, figure: Figure, text: str) -> None:
+    """Show `figure` as a PNG in `output` (`text` as its text/plain), replacing what it showed."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight", metadata={"Software": None})
+    # Replace the Output's content in one assignment: no flicker, and it works without a kernel too.
+    output.outputs = ({"output_type": "display_data", "metadata": {},
+                       "data": {"image/png": base64.b64encode(buffer.getvalue()).decode("ascii"),
+                                "text/plain": text}},)
+
+
+class CachedPredictionViewer(widgets.VBox):
+    """What the image viewers share: one model prediction per image, and a re-render on any control change.
+
+    A subclass sets `model`, `source` and `cache` (a dict) before it renders, and defines `render()`.
+    """
+
+    def _on_change(self, change) -> None:
+        self.render()
+
+    def prediction(self, index: int) -> tuple[dict, dict]:
+        """(source item, model prediction) for an image, computed once."""
+        if index not in self.cache:
+            item = self.source.item(index)
+            self.cache[index] = (item, predict_image(self.model, item["image"]))
+        return self.cache[index]
+
+
+class AttentionViewer(CachedPredictionViewer):
     """Controls (image, landmark channel, opacity) over an Output showing the three panels.
 
     `figure` is the last rendered matplotlib Figure, `state` {"index", "channel", "channel_name",
@@ -374,16 +401,6 @@ class AttentionViewer(widgets.VBox):
         super().__init__([widgets.HBox([self.image, self.channel, self.opacity]), self.caption, self.output])
         self.render()
 
-    def _on_change(self, change) -> None:
-        self.render()
-
-    def prediction(self, index: int) -> tuple[dict, dict]:
-        """(source item, model prediction) for an image, computed once."""
-        if index not in self.cache:
-            item = self.source.item(index)
-            self.cache[index] = (item, predict_image(self.model, item["image"]))
-        return self.cache[index]
-
     def render(self) -> None:
         """Draw the current image / channel / opacity into `figure` and show it in `output`."""
         index, name = int(self.image.value), self.channel.value
@@ -393,7 +410,7 @@ class AttentionViewer(widgets.VBox):
         self.state = {"index": index, "channel": channel, "channel_name": name,
                       "opacity": float(self.opacity.value), "label": item["label"]}
         self.caption.value = f"image {index} (of 0..{len(self.source) - 1}): {item['label']}"
-        self._show(self.figure, f"<attention viewer: image {index}, {name}>")
+        show_png(self.output, self.figure, f"<attention viewer: image {index}, {name}>")
 
     def _draw(self, item: dict, prediction: dict, index: int, channel: int | None) -> Figure:
         # Not pyplot: no global figure list to grow, and the inline backend does not show it a second time.
@@ -404,14 +421,6 @@ class AttentionViewer(widgets.VBox):
                         title=f"{index}: {_short(item['label'])}")
         _add_legend(figure, sorted(prediction), item["ground_truth"] is not None)
         return figure
-
-    def _show(self, figure: Figure, text: str) -> None:
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight", metadata={"Software": None})
-        # Replace the Output's content in one assignment: no flicker, and it works without a kernel too.
-        self.output.outputs = ({"output_type": "display_data", "metadata": {},
-                                "data": {"image/png": base64.b64encode(buffer.getvalue()).decode("ascii"),
-                                         "text/plain": text}},)
 
     def __repr__(self) -> str:
         # What a static report shows instead of the widget; short and deterministic (no pixels).

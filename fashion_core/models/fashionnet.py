@@ -198,24 +198,19 @@ class FashionNet(nn.Module):
             return {"landmarks": landmarks, "landmark_visibility": visibility, "visibility_logits": visibility_logits}
 
         fc6_global = self.fc6_global(self.global_conv5(conv4))
-        if not self.landmark_pooling:
+        pooled = {}
+        if self.landmark_pooling:
+            boxes = self.pool_boxes(landmarks.detach())
+            batch_index = torch.arange(n, device=image.device, dtype=boxes.dtype).repeat_interleave(self.num_landmarks)
+            rois = torch.cat([batch_index.unsqueeze(1), boxes.reshape(n * self.num_landmarks, 4)], dim=1)
+            windows = roi_align(conv4, rois, output_size=self.pool_window, spatial_scale=1.0 / self.conv4_stride,
+                                sampling_ratio=1, aligned=True)  # (N*L, C4, P, P), one sample per conv4 cell
+            local = windows.amax(dim=(2, 3)).view(n, self.num_landmarks, -1) * visibility.unsqueeze(-1)
+            fc6_local = self.fc6_local(local.flatten(1))  # pool5_local -> fc6_local
+            fusion = self.fc7_fusion(torch.cat([fc6_global, fc6_local], dim=1))
+            pooled = {"pool_boxes": boxes}
+        else:
             fusion = self.fc7_fusion(fc6_global)
-            return {
-                "landmarks": landmarks,
-                "landmark_visibility": visibility,
-                "visibility_logits": visibility_logits,
-                "category_logits": self.category_head(fusion),
-                "attribute_logits": self.attribute_head(fusion),
-                "embedding": F.normalize(self.embedding_head(fusion), dim=1),
-            }
-        boxes = self.pool_boxes(landmarks.detach())
-        batch_index = torch.arange(n, device=image.device, dtype=boxes.dtype).repeat_interleave(self.num_landmarks)
-        rois = torch.cat([batch_index.unsqueeze(1), boxes.reshape(n * self.num_landmarks, 4)], dim=1)
-        windows = roi_align(conv4, rois, output_size=self.pool_window, spatial_scale=1.0 / self.conv4_stride,
-                            sampling_ratio=1, aligned=True)  # (N*L, C4, P, P), one sample per conv4 cell
-        local = windows.amax(dim=(2, 3)).view(n, self.num_landmarks, -1) * visibility.unsqueeze(-1)
-        fc6_local = self.fc6_local(local.flatten(1))  # pool5_local -> fc6_local
-        fusion = self.fc7_fusion(torch.cat([fc6_global, fc6_local], dim=1))
         return {
             "landmarks": landmarks,
             "landmark_visibility": visibility,
@@ -223,7 +218,7 @@ class FashionNet(nn.Module):
             "category_logits": self.category_head(fusion),
             "attribute_logits": self.attribute_head(fusion),
             "embedding": F.normalize(self.embedding_head(fusion), dim=1),
-            "pool_boxes": boxes,
+            **pooled,
         }
 
     def compute_loss(self, outputs: Mapping[str, torch.Tensor], batch: Mapping[str, torch.Tensor],

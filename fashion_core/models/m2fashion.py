@@ -208,6 +208,14 @@ class ConditionedTrunk(nn.Module):
         return self.reduce(self.body(image))
 
 
+def checked_image(image: torch.Tensor, input_size: int) -> torch.Tensor:
+    """image itself, after checking it is the (N, 3, S, S) batch a model built for input_size S takes."""
+    if image.dim() != 4 or image.shape[-2:] != (input_size, input_size):
+        raise ValueError(f"expected images (N, 3, {input_size}, {input_size}) for this model "
+                         f"(input_size={input_size}), got {tuple(image.shape)}")
+    return image
+
+
 def global_pool(maps: torch.Tensor, pooling: str) -> torch.Tensor:
     """(N,d,h,w) -> (N,d): "gmp" max over locations, "gap" mean over locations."""
     if pooling == "gmp":
@@ -300,10 +308,7 @@ class M2Fashion(nn.Module):
 
     def features(self, image: torch.Tensor) -> torch.Tensor:
         """I (N,d,h,w): the part of the model that does not depend on the attribute states."""
-        if image.dim() != 4 or image.shape[-2:] != (self.input_size, self.input_size):
-            raise ValueError(f"expected images (N, 3, {self.input_size}, {self.input_size}) for this model "
-                             f"(input_size={self.input_size}), got {tuple(image.shape)}")
-        return self.trunk(image)
+        return self.trunk(checked_image(image, self.input_size))
 
     def precompute(self, features: torch.Tensor) -> torch.Tensor | None:
         """What attend() may reuse across conditions for the same images (ASA's f2(I)), or None."""

@@ -26,6 +26,7 @@ from fashion_core.models.m2fashion import (
     ChannelAttention,
     ConditionedTrunk,
     SpatialAttention,
+    checked_image,
     global_pool,
     triplet_term,
 )
@@ -66,10 +67,7 @@ class RetrievalBaseline(nn.Module):
         self.project = nn.Linear(dim, dim)
 
     def features(self, image: torch.Tensor) -> torch.Tensor:
-        if image.dim() != 4 or image.shape[-2:] != (self.input_size, self.input_size):
-            raise ValueError(f"expected images (N, 3, {self.input_size}, {self.input_size}) for this model "
-                             f"(input_size={self.input_size}), got {tuple(image.shape)}")
-        return self.trunk(image)
+        return self.trunk(checked_image(image, self.input_size))
 
     def precompute(self, features: torch.Tensor) -> torch.Tensor | None:
         """What attend() may reuse across conditions for the same images (the spatial f2(I)), or None."""
