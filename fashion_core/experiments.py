@@ -7,6 +7,7 @@ checkpoints in reports/<profile>/checkpoints/, metrics in reports/<profile>/metr
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from fashion_core.evaluation import Predictions, collect_predictions, score
+from fashion_core.evaluation import Predictions, collect_predictions, fashionai_score, score
 from fashion_core.io import write_json_atomic
 from fashion_core.paths import reports_dir
 from fashion_core.train import TrainConfig, fit
@@ -148,6 +149,8 @@ class Settings:
     # "exponential": lr * lr_gamma**epoch; "step": lr * lr_gamma**(epoch // lr_step_size) (DAFE: x0.1 every 10).
     lr_schedule: str = "exponential"
     lr_step_size: int = 10
+    # Runs trained side by side, one thread each (fashion_core.parallel); 1: in the notebook's kernel, all threads.
+    train_processes: int = 1
 
     def train_config(self, seed: int) -> TrainConfig:
         return TrainConfig(epochs=self.epochs, batch_size=self.batch_size, optimizer=self.optimizer, lr=self.lr,
@@ -237,10 +240,11 @@ def load_fashionai(root, input_size: int, cache_images: bool = True) -> FashionA
 
 
 def fashionai_scorer(annotations):
-    """A scorer for run_variants: predictions on the split of `annotations` -> FashionAI metrics."""
-    from fashion_core.evaluation import fashionai_score
+    """A scorer for run_variants: predictions on the split of `annotations` -> FashionAI metrics.
 
-    return lambda predictions: fashionai_score(predictions, annotations)
+    A partial, not a closure, so that worker processes can unpickle it.
+    """
+    return functools.partial(fashionai_score, annotations=annotations)
 
 
 def fashionai_validation_metrics(model, loader) -> dict[str, float]:
@@ -371,21 +375,47 @@ def train_and_score(variant: Variant, settings: Settings, seed: int, train_set, 
     return RunResult(variant, seed, metrics, result.history, seconds, predictions)
 
 
+def run_jobs(function, variants: list[Variant], settings: Settings, arguments: tuple, keywords: dict[str, Any],
+             settings_by_model: dict[str, dict[str, Any]] | None = None) -> list[Any]:
+    """function(variant, row_settings, seed, *arguments, **keywords) for every variant and seed of `settings`.
+
+    The runs go to settings.train_processes single-threaded workers (fashion_core.parallel), or
+    run here in order when it is 1. Worker processes show no per-epoch bars; one bar counts runs.
+    """
+    from fashion_core.parallel import run_jobs as run_parallel
+
+    jobs, names = [], []
+    for variant in variants:
+        row_settings = dataclasses.replace(settings, **(settings_by_model or {}).get(variant.model, {}))
+        if settings.train_processes > 1:
+            row_settings = dataclasses.replace(row_settings, progress_bars=False)
+        for seed in row_settings.seeds:
+            jobs.append(((variant, row_settings, seed, *arguments), keywords))
+            names.append(f"{variant.name}, seed {seed}")
+    where = "this process"
+    if settings.train_processes > 1:
+        where = f"{settings.train_processes} single-threaded processes"
+        # Every job carries its own copy of the data: decode the images once here, not once per run.
+        for value in (*arguments, *keywords.values()):
+            for dataset in (value, *(getattr(value, split, None) for split in ("train", "val", "test"))):
+                if hasattr(dataset, "fill_cache"):
+                    dataset.fill_cache()
+    print(f"{len(jobs)} runs ({len(variants)} rows x {len(settings.seeds)} seeds) in {where}", flush=True)
+    return run_parallel(function, jobs, names, settings.train_processes, progress=settings.progress_bars,
+                        description="runs trained and scored")
+
+
 def run_variants(variants: list[Variant], settings: Settings, train_set, test_set, attribute_types,
                  num_categories: int, evaluate=None, val_set=None, scorer=None,
                  settings_by_model: dict[str, dict[str, Any]] | None = None) -> ExperimentResults:
-    """Train and score every variant for every seed of `settings`.
+    """Train and score every variant for every seed of `settings` (settings.train_processes side by side).
 
     settings_by_model: Settings fields that differ for the rows of one model, e.g.
     {"fpm": {"lr": 1e-3}}; the notebook records them in its metrics file.
     """
-    runs = []
-    for variant in variants:
-        row_settings = dataclasses.replace(settings, **(settings_by_model or {}).get(variant.model, {}))
-        for seed in row_settings.seeds:
-            print(f"{variant.name}, seed {seed}", flush=True)
-            runs.append(train_and_score(variant, row_settings, seed, train_set, test_set, attribute_types,
-                                        num_categories, evaluate=evaluate, val_set=val_set, scorer=scorer))
+    runs = run_jobs(train_and_score, variants, settings,
+                    (train_set, test_set, attribute_types, num_categories),
+                    dict(evaluate=evaluate, val_set=val_set, scorer=scorer), settings_by_model)
     return ExperimentResults(runs)
 
 

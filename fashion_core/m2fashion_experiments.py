@@ -96,14 +96,18 @@ class LabelMaskDataset(Dataset):
         return len(self.base)
 
     def __getitem__(self, item: int) -> dict[str, torch.Tensor]:
-        sample = self.base[item]
-        row = int(sample["index"])
-        unknown = label_mask(self.seed, self.epoch, row, self.num_labels)
-        sample["unknown"] = torch.from_numpy(unknown)
-        sample["states"] = torch.from_numpy(label_states(sample["attributes"].numpy(), ~unknown))
-        sample["type_values"] = torch.from_numpy(self.type_values[row])
-        sample["condition_states"] = torch.from_numpy(self.condition_states[row])
-        return sample
+        return self.__getitems__([item])[0]
+
+    def __getitems__(self, items: list[int]) -> list[dict[str, torch.Tensor]]:
+        samples = self.base.__getitems__(items)
+        for sample in samples:
+            row = int(sample["index"])
+            unknown = label_mask(self.seed, self.epoch, row, self.num_labels)
+            sample["unknown"] = torch.from_numpy(unknown)
+            sample["states"] = torch.from_numpy(label_states(sample["attributes"].numpy(), ~unknown))
+            sample["type_values"] = torch.from_numpy(self.type_values[row])
+            sample["condition_states"] = torch.from_numpy(self.condition_states[row])
+        return samples
 
 
 def training_loss(model, batch: dict[str, torch.Tensor], epoch: int) -> dict[str, torch.Tensor]:
@@ -233,26 +237,26 @@ def frequency_prior_sweep(annotations, test_rows: np.ndarray, options: Options) 
 
 
 # ----------------------------------------------------------------------------- running
-def run(variants: list[Variant], settings: Settings, options: Options, data) -> ExperimentResults:
-    """Train (or resume) every variant for every seed, then score it; prints one line per run."""
+def train_and_evaluate(variant: Variant, settings: Settings, seed: int, data, options: Options) -> RunResult:
+    """Train (or resume) one model variant with one seed, then evaluate it on the test split."""
     annotations = data.annotations
-    num_types = len(retrieval.type_codes(annotations.attribute_types))
-    runs = []
-    for base_variant in variants:
-        variant = model_variant(base_variant, options, num_types)
-        for seed in settings.seeds:
-            print(f"{variant.name}, seed {seed}", flush=True)
-            model = experiments.build_variant(variant, settings, len(annotations.category_names),
-                                              len(annotations.attribute_names), seed)
-            validate = options.validate and has_heads(model)
-            started = time.perf_counter()
-            result = fit(model, training_loss, LabelMaskDataset(data.train, seed), settings.train_config(seed),
-                         checkpoint_path=experiments.checkpoint_path(settings.profile, variant, seed, model),
-                         val_set=data.val if validate else None, evaluate=validation_metrics if validate else None)
-            seconds = time.perf_counter() - started
-            runs.append(RunResult(variant, seed, evaluate_model(result.model, data.test, options), result.history,
-                                  seconds, predictions=None))
-    return ExperimentResults(runs)
+    model = experiments.build_variant(variant, settings, len(annotations.category_names),
+                                      len(annotations.attribute_names), seed)
+    validate = options.validate and has_heads(model)
+    started = time.perf_counter()
+    result = fit(model, training_loss, LabelMaskDataset(data.train, seed), settings.train_config(seed),
+                 checkpoint_path=experiments.checkpoint_path(settings.profile, variant, seed, model),
+                 val_set=data.val if validate else None, evaluate=validation_metrics if validate else None)
+    seconds = time.perf_counter() - started
+    return RunResult(variant, seed, evaluate_model(result.model, data.test, options), result.history,
+                     seconds, predictions=None)
+
+
+def run(variants: list[Variant], settings: Settings, options: Options, data) -> ExperimentResults:
+    """Train (or resume) every variant for every seed, then score it (settings.train_processes side by side)."""
+    num_types = len(retrieval.type_codes(data.annotations.attribute_types))
+    model_variants = [model_variant(variant, options, num_types) for variant in variants]
+    return ExperimentResults(experiments.run_jobs(train_and_evaluate, model_variants, settings, (data, options), {}))
 
 
 def baselines(data, options: Options) -> dict[str, Any]:
