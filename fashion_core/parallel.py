@@ -1,8 +1,8 @@
 """Independent training runs side by side: one single-threaded worker process per CPU core.
 
-The default-profile models are so narrow (8-64 channels at 64 px) that a second thread speeds
-one run up by only 1.0-1.4x on the 2-core machine, while two runs in two single-threaded
-processes go about 2x as fast as one. `run_jobs` is that scheduler for the (row, seed) runs of a
+The default-profile models are so narrow (8-64 channels at 64 px) that on the 2-core machine a
+second thread speeds one run up by 1.0-1.4x for the resnet_mini models (1.7-2.0x for the vgg_mini
+ones), while two runs in two single-threaded processes go close to 2x as fast as one. `run_jobs` is that scheduler for the (row, seed) runs of a
 notebook. Each worker trains with exactly one thread, so a run's numbers do not depend on how
 many processes there were or which job shared the machine with which: the thread count is part
 of the configuration, not of the schedule. With processes=1 the jobs run in this process with

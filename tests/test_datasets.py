@@ -170,6 +170,35 @@ def test_default_collate_batches_samples(annotations):
     assert batch["attributes"].shape == (4, 7)
 
 
+@pytest.mark.parametrize("cache_images", [False, True])
+def test_a_batch_equals_its_samples_one_by_one(annotations, cache_images):
+    """The DataLoader's batched fetch (__getitems__) and item-by-item access give the same bits, flips included."""
+    dataset = CategoryAttributeDataset(annotations, None, input_size=SIZE, flip=True, seed=3,
+                                       heatmaps=HeatmapSpec(kernel="liu_lu", stride=2), cache_images=cache_images)
+    items = list(range(len(dataset)))
+    assert any(dataset.flips(item) for item in items) and not all(dataset.flips(item) for item in items)
+    batched = dataset.__getitems__(items)
+    for item, sample in zip(items, batched):
+        single = dataset[item]
+        assert single.keys() == sample.keys()
+        for key in single:
+            assert single[key].dtype == sample[key].dtype and torch.equal(single[key], sample[key]), (item, key)
+
+
+def test_a_filled_cache_travels_with_the_pickled_dataset(annotations, tree):
+    import pickle
+    import shutil
+
+    dataset = CategoryAttributeDataset(annotations, None, input_size=SIZE, cache_images=True)
+    expected = [dataset[item]["image"] for item in range(len(dataset))]
+    dataset.fill_cache()
+    copy = pickle.loads(pickle.dumps(dataset))
+    shutil.rmtree(tree.root / "img")  # the copy must not need the files any more
+    assert all(isinstance(pixels, np.ndarray) for pixels, _ in copy._pixel_cache.values())
+    for item, image in enumerate(expected):
+        assert torch.equal(copy[item]["image"], image)
+
+
 def test_fld_dataset_has_no_category_or_attributes(tmp_path):
     tree = write_fld(tmp_path)
     sample = LandmarkDataset(read_fld(tmp_path), "train", input_size=SIZE)[2]
