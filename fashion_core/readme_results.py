@@ -101,9 +101,11 @@ def _timing_line(profile: str) -> str:
     failed = timing.get("failed") or []
     resumed = int(timing.get("checkpoints_at_start", 0))
     load = timing.get("load_average_start_end")
+    jobs = int(timing.get("jobs", 1))
     return (f"`./run_all.sh --profile {profile}` took **{total / 60:.1f} min** ({total:.0f} s) on "
             f"{timing.get('machine', 'an unrecorded machine')}, measured by the run itself "
-            f"(reports/{profile}/{TIMING_FILE}); slowest: {slowest_text}."
+            f"(reports/{profile}/{TIMING_FILE}); slowest: {slowest_text}"
+            + (f" ({jobs} notebooks ran at a time, so these overlap)." if jobs > 1 else ".")
             + (f" That run resumed {resumed} trained checkpoints, so it is not a from-scratch time: it scored the "
                "trained models and regenerated every table and figure, but repeated no training." if resumed else
                " A from-scratch run (no trained checkpoint present).")

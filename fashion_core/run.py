@@ -6,6 +6,11 @@ is absent, executes each notebook with papermill into `reports/<profile>/`,
 keeps going past a failing notebook, writes the index and exits non-zero
 naming every notebook that failed. A report is replaced only by a complete
 successful execution, never by half of one.
+
+On CPU profiles two notebooks run at once (`--jobs`), in three stages: the tour
+and the training notebooks, then the tables and attention notebooks, then the
+report. A notebook's results do not depend on what ran beside it: its training
+runs are single-threaded worker processes (fashion_core.parallel).
 """
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ import os
 import re
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from fashion_core.io import atomic_path
@@ -80,7 +86,52 @@ def prepare_data(profile: str) -> str:
     return data.dataset_label
 
 
-def execute_notebook(notebook: Path, parameters: dict, profile: str) -> None:
+def waves(notebooks: list[Path]) -> list[list[Path]]:
+    """Groups that may run at the same time, in order: the tour and the training notebooks, then the
+    tables and attention notebooks (they read what training wrote), then the rest (the report reads all)."""
+    groups: dict[int, list[Path]] = {}
+    for notebook in notebooks:
+        numbered = re.match(r"^(\d+)_", notebook.stem)
+        stage = notebook.stem.partition("_")[2]
+        if numbered and int(numbered.group(1)) >= 90:
+            wave = 2
+        elif stage in ("tour", "train") or numbered:
+            wave = 0
+        elif stage in ("tables", "attention"):
+            wave = 1
+        else:
+            wave = 2
+        groups.setdefault(wave, []).append(notebook)
+    return [groups[wave] for wave in sorted(groups)]
+
+
+def default_jobs(profile: str) -> int:
+    """Notebooks executed at once: 2 on a CPU machine (one's runs fill the cores the other's tail leaves idle),
+    1 for the paper profile (meant for a GPU, which one notebook's runs already occupy)."""
+    return 1 if profile == "paper" else min(2, os.cpu_count() or 1)
+
+
+def execute_in_subprocess(notebook: Path, profile: str) -> None:
+    """execute_notebook in a child Python process (papermill changes the working directory process-wide)."""
+    import subprocess
+
+    code = "import sys; from fashion_core.run import execute_by_name; execute_by_name(sys.argv[1], sys.argv[2])"
+    completed = subprocess.run([sys.executable, "-c", code, notebook.stem, profile], cwd=repo_root())
+    if completed.returncode != 0:
+        raise RuntimeError(f"the notebook's process exited with status {completed.returncode} (its error is above)")
+
+
+def execute_by_name(name: str, profile: str) -> None:
+    notebooks = discover_notebooks()
+    notebook = {path.stem: path for path in notebooks}[name]
+    try:
+        execute_notebook(notebook, validate_profile(profile, notebooks)[notebook], profile, progress_bar=False)
+    except Exception as error:
+        print(f"[run] {name} failed: {type(error).__name__}: {_error_summary(error)}", file=sys.stderr, flush=True)
+        sys.exit(1)
+
+
+def execute_notebook(notebook: Path, parameters: dict, profile: str, progress_bar: bool = True) -> None:
     """Execute into a temporary file; only a complete run replaces reports/<profile>/<name>.ipynb."""
     import papermill
 
@@ -91,7 +142,7 @@ def execute_notebook(notebook: Path, parameters: dict, profile: str) -> None:
         try:
             papermill.execute_notebook(
                 str(notebook), str(partial), parameters=parameters, kernel_name="python3",
-                cwd=str(directory), progress_bar=True, log_output=False,
+                cwd=str(directory), progress_bar=progress_bar, log_output=False,
             )
         except Exception:
             failed = directory / ".failed" / notebook.name
@@ -117,7 +168,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="run_all.sh", description=__doc__.split("\n\n")[0])
     parser.add_argument("--profile", default="default", choices=PROFILES)
     parser.add_argument("--only", nargs="+", metavar="NOTEBOOK", help="execute only these notebooks (names without .ipynb)")
+    parser.add_argument("--jobs", type=int, metavar="N",
+                        help="notebooks executed at once within a stage (default: 2 on CPU profiles, 1 for paper)")
     args = parser.parse_args(argv)
+    if args.jobs is not None and args.jobs < 1:
+        parser.error(f"--jobs must be at least 1, got {args.jobs}")
 
     started = time.perf_counter()
     # A run that resumes trained checkpoints is not a from-scratch run: the timing record says so.
@@ -139,17 +194,44 @@ def main(argv: list[str] | None = None) -> int:
 
     timings: list[tuple[str, float, str]] = [("(data)", data_seconds, "ok")]
     failed: list[str] = []
-    for position, notebook in enumerate(notebooks, start=1):
-        print(f"[run {position}/{len(notebooks)}] {notebook.stem}", flush=True)
+    jobs = args.jobs or default_jobs(args.profile)
+    position = 0
+
+    def run_one(notebook: Path) -> tuple[str, float, str]:
         notebook_started = time.perf_counter()
         try:
-            execute_notebook(notebook, parameters[notebook], args.profile)
+            if jobs == 1:
+                execute_notebook(notebook, parameters[notebook], args.profile)
+            else:
+                execute_in_subprocess(notebook, args.profile)
             status = "ok"
         except Exception as error:  # keep going: one broken notebook must not hide the others' results
             failed.append(notebook.stem)
             status = "FAILED"
-            print(f"[run] {notebook.stem} failed: {type(error).__name__}: {_error_summary(error)}", file=sys.stderr, flush=True)
-        timings.append((notebook.stem, time.perf_counter() - notebook_started, status))
+            if jobs == 1:
+                print(f"[run] {notebook.stem} failed: {type(error).__name__}: {_error_summary(error)}",
+                      file=sys.stderr, flush=True)
+        seconds = time.perf_counter() - notebook_started
+        if jobs > 1:
+            print(f"[run] {notebook.stem}: {status} ({seconds:.0f} s)", flush=True)
+        return notebook.stem, seconds, status
+
+    # Longest first within a stage, by the last complete run's times, so no core waits on one long notebook.
+    previous = previous_timings(args.profile)
+    for wave in waves(notebooks):
+        if jobs == 1:
+            for notebook in wave:
+                position += 1
+                print(f"[run {position}/{len(notebooks)}] {notebook.stem}", flush=True)
+                timings.append(run_one(notebook))
+            continue
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            futures = []
+            for notebook in sorted(wave, key=lambda notebook: -previous.get(notebook.stem, 0.0)):
+                position += 1
+                print(f"[run {position}/{len(notebooks)}] {notebook.stem} (queued; {jobs} at a time)", flush=True)
+                futures.append(pool.submit(run_one, notebook))
+            timings += [future.result() for future in futures]
 
     index_md, _ = write_index(args.profile, dataset_label, [path.stem for path in notebooks], failed)
     total = time.perf_counter() - started
@@ -162,7 +244,8 @@ def main(argv: list[str] | None = None) -> int:
         # A subset's time is not the time of ./run_all.sh: keep the last complete run's record.
         print(f"[run] {TIMING_FILE} not rewritten: --only ran a subset of the notebooks")
     else:
-        write_timing(args.profile, total, timings, failed, checkpoints_at_start, (load_at_start, os.getloadavg()[0]))
+        write_timing(args.profile, total, timings, failed, checkpoints_at_start, (load_at_start, os.getloadavg()[0]),
+                     jobs)
     print(f"\nIndex: {index_md.relative_to(repo_root())}")
     if failed:
         print(f"error: {len(failed)} notebook(s) failed: {', '.join(failed)}", file=sys.stderr)
@@ -171,6 +254,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 TIMING_FILE = "timing.json"
+
+
+def previous_timings(profile: str) -> dict[str, float]:
+    """Per-notebook seconds of the last complete run (reports/<profile>/timing.json), or {}."""
+    import json
+
+    path = reports_dir(profile) / TIMING_FILE
+    try:
+        return {str(name): float(seconds) for name, seconds in json.loads(path.read_text())["notebooks"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
 
 
 def machine_description() -> str:
@@ -182,11 +276,13 @@ def machine_description() -> str:
 
 
 def write_timing(profile: str, total_seconds: float, timings: list[tuple[str, float, str]], failed: list[str],
-                 checkpoints_at_start: int = 0, load_average: tuple[float, float] = (float("nan"), float("nan"))) -> Path:
+                 checkpoints_at_start: int = 0, load_average: tuple[float, float] = (float("nan"), float("nan")),
+                 jobs: int = 1) -> Path:
     """reports/<profile>/timing.json (atomic): what the README's run_all timing line is generated from.
 
     checkpoints_at_start: trained checkpoints present when the run began (0 = a from-scratch run);
-    load_average: the 1-minute load average at the start and the end (other work slows the run).
+    load_average: the 1-minute load average at the start and the end (other work slows the run);
+    jobs: notebooks executed at once (their per-notebook times then overlap).
     """
     from fashion_core.io import write_json_atomic
 
@@ -198,6 +294,7 @@ def write_timing(profile: str, total_seconds: float, timings: list[tuple[str, fl
         "machine": machine_description(),
         "checkpoints_at_start": int(checkpoints_at_start),
         "load_average_start_end": [round(value, 2) for value in load_average],
+        "jobs": int(jobs),
     }
     return write_json_atomic(reports_dir(profile) / TIMING_FILE, payload)
 

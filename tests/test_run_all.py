@@ -35,13 +35,15 @@ def tiny_workbook(tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_failing_notebook_is_named_and_the_rest_still_runs(tiny_workbook, capsys):
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_failing_notebook_is_named_and_the_rest_still_runs(tiny_workbook, capsys, jobs):
+    """In this process (--jobs 1) and with notebooks side by side in child processes (--jobs 2)."""
     reports = tiny_workbook / "reports" / "smoke"
     reports.mkdir(parents=True)
     previous = reports / "20_broken.ipynb"
     previous.write_text("previous complete report")
 
-    status = run.main(["--profile", "smoke"])
+    status = run.main(["--profile", "smoke", "--jobs", jobs])
 
     captured = capsys.readouterr()
     assert status == 1
@@ -55,6 +57,9 @@ def test_failing_notebook_is_named_and_the_rest_still_runs(tiny_workbook, capsys
     index = (reports / "index.md").read_text()
     assert "Failed notebooks:** 20_broken" in index and "[10_good](10_good.ipynb)" in index
     assert "Timing summary" in captured.out
+    timing = json.loads((reports / "timing.json").read_text())
+    assert timing["jobs"] == int(jobs) and timing["failed"] == ["20_broken"]
+    assert set(timing["notebooks"]) == {"(data)", "10_good", "20_broken"}
 
 
 def test_bad_params_stop_before_any_work(tiny_workbook, capsys):
@@ -71,3 +76,14 @@ def test_notebook_order_trains_before_tables_and_report_last():
     ordered = [path.stem for path in sorted((Path(f"{name}.ipynb") for name in names), key=run.notebook_sort_key)]
     assert ordered == ["00_synthfashion_tour", "fashionnet_train", "dafe_train", "m2fashion_train",
                        "fashionnet_tables", "m2fashion_tables", "fashionnet_attention", "90_reproduction_report"]
+
+
+def test_waves_run_training_before_tables_and_the_report_alone_last():
+    names = ["90_reproduction_report", "m2fashion_tables", "fashionnet_attention", "00_synthfashion_tour",
+             "fashionnet_train", "m2fashion_train", "dafe_train"]
+    notebooks = sorted((Path(f"{name}.ipynb") for name in names), key=run.notebook_sort_key)
+    assert [[path.stem for path in wave] for wave in run.waves(notebooks)] == [
+        ["00_synthfashion_tour", "fashionnet_train", "dafe_train", "m2fashion_train"],
+        ["m2fashion_tables", "fashionnet_attention"],
+        ["90_reproduction_report"]]
+    assert run.default_jobs("paper") == 1
