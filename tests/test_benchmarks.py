@@ -62,6 +62,18 @@ def test_markdown_marks_each_target_pass_or_fail(throughput):
     assert metric_row.rstrip(" |").endswith("FAIL")
     passing = throughput.render_markdown(result_with(throughput, [0.31], pipeline_rate=500.0, metric_seconds=0.5))
     assert "FAIL" not in passing and "below the utilization target" not in passing
+    # With a side-by-side measurement the verdict is on it, the way the default profile trains.
+    side_by_side = result_with(throughput, [0.2], pipeline_rate=500.0, metric_seconds=0.5)
+    side_by_side["models"][0]["side_by_side"] = {"processes": 2, "images_per_s": 300.0, "utilization": 0.6,
+                                                 "overlap": 0.97, "per_process_images_per_s": [150.0, 150.0]}
+    text = throughput.render_markdown(side_by_side)
+    row = next(line for line in text.splitlines() if line.startswith("| m0"))
+    assert "300.0 (2 x 1 thread)" in row and "| 60.0% |" in row and row.rstrip(" |").endswith("pass")
+    # Dataset heatmaps are not how the trainers run: no verdict on those rows.
+    side_by_side["pipeline"].append({**side_by_side["pipeline"][0], "heatmaps": True, "images_per_s": 1.0})
+    heatmap_row = next(line for line in throughput.render_markdown(side_by_side).splitlines()
+                       if line.startswith("| default") and "liu_lu" in line)
+    assert heatmap_row.rstrip(" |").endswith("n/a")
 
 
 def test_small_end_to_end_run(throughput, tmp_path, monkeypatch):
@@ -69,6 +81,7 @@ def test_small_end_to_end_run(throughput, tmp_path, monkeypatch):
                                matmul_repeats=2, pipeline_images=40)
     monkeypatch.setattr(throughput, "QUICK", tiny)
     monkeypatch.setattr(throughput, "METRIC_PREDICTIONS", 2_000)
+    monkeypatch.setattr(throughput, "SIDE_BY_SIDE_START_DELAY", 0.0)
     result = throughput.main(["--quick", "--skip-paper", "--models", "dafe", "--out", str(tmp_path)])
     saved = json.loads((tmp_path / "throughput.json").read_text())
     assert saved["environment"]["torch"] == torch.__version__ and saved["environment"]["torch_threads"] >= 1
@@ -79,13 +92,20 @@ def test_small_end_to_end_run(throughput, tmp_path, monkeypatch):
     peak = saved["matmul"]["peak_gflops"]
     assert row["train_utilization"] == pytest.approx(row["train_gflops_per_image"] * row["train_images_per_s"] / peak)
     assert 0 < row["inference_gflops_per_image"] < row["train_gflops_per_image"]
+    # The default profile trains side by side: 2 single-threaded processes, their rates summed.
+    side = row["side_by_side"]
+    assert side["processes"] == 2 and side["threads_per_process"] == 1 and len(side["per_process_images_per_s"]) == 2
+    assert side["images_per_s"] == pytest.approx(sum(side["per_process_images_per_s"]))
+    assert side["utilization"] == pytest.approx(row["train_gflops_per_image"] * side["images_per_s"] / peak)
+    assert 0 <= side["overlap"] <= 1
+    assert result["fastest_default_training_images_per_s"] == max(side["per_process_images_per_s"])
     # Per image, whatever the split size (the 40-image split is cycled into batches of 32): DAFE x0.125 at
     # 64 px counts 12.2 MFLOPs forward and 34.3 per training step (update both if its architecture changes).
     assert row["inference_gflops_per_image"] == pytest.approx(0.01223, rel=1e-3)
     assert row["train_gflops_per_image"] == pytest.approx(0.03428, rel=1e-3)
     formats = {(entry["format"], entry["cache_images"], entry["heatmaps"]) for entry in saved["pipeline"]}
     assert formats == {("deepfashion_c", cache, heatmaps) for cache in (False, True) for heatmaps in (False, True)}
-    assert all(entry["images_per_s"] > 0 for entry in saved["pipeline"])
+    assert all(entry["images_per_s"] > 0 and entry["threads"] == 1 for entry in saved["pipeline"])
     functions = {entry["function"].split(" ")[0] for entry in saved["metrics"]}
     from fashion_core import metrics
 
