@@ -53,8 +53,9 @@ def run_jobs(function: Callable[..., Any], jobs: Sequence[tuple[tuple, dict[str,
              processes: int, progress: bool = True, description: str = "runs") -> list[Any]:
     """function(*arguments, **keywords) for every (arguments, keywords) job; results in job order.
 
-    processes > 1: at most that many spawned single-threaded workers (never more than jobs); the
-    function and its arguments must be picklable (module-level functions, datasets, models).
+    processes > 1: at most that many spawned single-threaded workers (never more than jobs), even
+    for a single job, so that its numbers are those of a single-threaded run; the function and its
+    arguments must be picklable (module-level functions, datasets, models).
     processes == 1: in this process, in order. The first failure is raised as JobError naming
     its job, after the jobs already running have finished (their checkpoints are kept).
     """
@@ -64,7 +65,7 @@ def run_jobs(function: Callable[..., Any], jobs: Sequence[tuple[tuple, dict[str,
         raise ValueError(f"{len(jobs)} jobs but {len(names)} names")
     bar = tqdm(total=len(jobs), desc=description, unit="run", disable=not progress)
     try:
-        if processes == 1 or len(jobs) <= 1:
+        if processes == 1:
             results = []
             for (arguments, keywords) in jobs:
                 results.append(function(*arguments, **keywords))

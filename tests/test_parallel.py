@@ -29,6 +29,8 @@ def test_results_come_back_in_job_order():
 
 def test_workers_are_single_threaded():
     assert run_jobs(_thread_count, [((0,), {}), ((1,), {})], ["a", "b"], processes=2, progress=False) == [1, 1]
+    # A lone job too: its numbers must not depend on whether it had company.
+    assert run_jobs(_thread_count, [((0,), {})], ["a"], processes=2, progress=False) == [1]
 
 
 def test_a_failing_job_is_named_with_its_error():
