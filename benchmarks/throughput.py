@@ -644,14 +644,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                             configurations.add((profile, spec.data_format, params["input_size"], params["num_workers"],
                                                 cache, heatmaps,
                                                 params["batch_size"] if profile == "default" else args.paper_batch))
+            # The default profile's pipeline runs inside a single-threaded training worker.
+            worker_threads = {profile: 1 if any(notebook_params(profile, spec.notebook).get("train_processes", 1) > 1
+                                                for spec in specs) else None for profile in profiles}
             for profile, data_format, size, workers, cache, heatmaps, batch in sorted(configurations):
                 log(f"[{profile}] pipeline {data_format} @ {size} px, {workers} worker(s), cache_images={cache}, "
                     f"heatmaps={heatmaps}")
-                # The default profile's pipeline runs inside a single-threaded training worker.
-                threads = 1 if profile == "default" and any(
-                    notebook_params(profile, spec.notebook).get("train_processes", 1) > 1 for spec in specs) else None
                 row = measure_pipeline(root, data_format, size, workers, cache, heatmaps, batch,
-                                       budget.pipeline_passes, profile, threads)
+                                       budget.pipeline_passes, profile, worker_threads[profile])
                 log(f"    {row['images_per_s']:.1f} img/s")
                 result["pipeline"].append(row)
 

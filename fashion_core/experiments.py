@@ -375,14 +375,14 @@ def train_and_score(variant: Variant, settings: Settings, seed: int, train_set, 
     return RunResult(variant, seed, metrics, result.history, seconds, predictions)
 
 
-def run_jobs(function, variants: list[Variant], settings: Settings, arguments: tuple, keywords: dict[str, Any],
-             settings_by_model: dict[str, dict[str, Any]] | None = None) -> list[Any]:
+def run_variant_seeds(function, variants: list[Variant], settings: Settings, arguments: tuple,
+                      keywords: dict[str, Any], settings_by_model: dict[str, dict[str, Any]] | None = None) -> list[Any]:
     """function(variant, row_settings, seed, *arguments, **keywords) for every variant and seed of `settings`.
 
     The runs go to settings.train_processes single-threaded workers (fashion_core.parallel), or
     run here in order when it is 1. Worker processes show no per-epoch bars; one bar counts runs.
     """
-    from fashion_core.parallel import run_jobs as run_parallel
+    from fashion_core.parallel import run_jobs
 
     jobs, names = [], []
     for variant in variants:
@@ -401,7 +401,7 @@ def run_jobs(function, variants: list[Variant], settings: Settings, arguments: t
                 if hasattr(dataset, "fill_cache"):
                     dataset.fill_cache()
     print(f"{len(jobs)} runs ({len(variants)} rows x {len(settings.seeds)} seeds) in {where}", flush=True)
-    return run_parallel(function, jobs, names, settings.train_processes, progress=settings.progress_bars,
+    return run_jobs(function, jobs, names, settings.train_processes, progress=settings.progress_bars,
                         description="runs trained and scored")
 
 
@@ -413,7 +413,7 @@ def run_variants(variants: list[Variant], settings: Settings, train_set, test_se
     settings_by_model: Settings fields that differ for the rows of one model, e.g.
     {"fpm": {"lr": 1e-3}}; the notebook records them in its metrics file.
     """
-    runs = run_jobs(train_and_score, variants, settings,
+    runs = run_variant_seeds(train_and_score, variants, settings,
                     (train_set, test_set, attribute_types, num_categories),
                     dict(evaluate=evaluate, val_set=val_set, scorer=scorer), settings_by_model)
     return ExperimentResults(runs)

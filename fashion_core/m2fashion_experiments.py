@@ -256,7 +256,8 @@ def run(variants: list[Variant], settings: Settings, options: Options, data) -> 
     """Train (or resume) every variant for every seed, then score it (settings.train_processes side by side)."""
     num_types = len(retrieval.type_codes(data.annotations.attribute_types))
     model_variants = [model_variant(variant, options, num_types) for variant in variants]
-    return ExperimentResults(experiments.run_jobs(train_and_evaluate, model_variants, settings, (data, options), {}))
+    return ExperimentResults(experiments.run_variant_seeds(train_and_evaluate, model_variants, settings,
+                                                           (data, options), {}))
 
 
 def baselines(data, options: Options) -> dict[str, Any]:

@@ -2,8 +2,8 @@
 
 The default-profile models are so narrow (8-64 channels at 64 px) that on the 2-core machine a
 second thread speeds one run up by 1.0-1.4x for the resnet_mini models (1.7-2.0x for the vgg_mini
-ones), while two runs in two single-threaded processes go close to 2x as fast as one. `run_jobs` is that scheduler for the (row, seed) runs of a
-notebook. Each worker trains with exactly one thread, so a run's numbers do not depend on how
+ones), while two runs in two single-threaded processes go close to 2x as fast as one. `run_jobs`
+is that scheduler for the (row, seed) runs of a notebook. Each worker trains with exactly one thread, so a run's numbers do not depend on how
 many processes there were or which job shared the machine with which: the thread count is part
 of the configuration, not of the schedule. With processes=1 the jobs run in this process with
 torch's own thread count (the paper profile, meant for GPUs, does that).
@@ -39,14 +39,6 @@ def _call(function: Callable[..., Any], arguments: tuple, keywords: dict[str, An
         return function(*arguments, **keywords)
     except BaseException as error:  # the parent re-raises it with the job's name
         raise JobError(f"{type(error).__name__}: {error}\n{traceback.format_exc()}") from None
-
-
-def default_processes() -> int:
-    """One worker per core this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:
-        return max(1, os.cpu_count() or 1)
 
 
 def run_jobs(function: Callable[..., Any], jobs: Sequence[tuple[tuple, dict[str, Any]]], names: Sequence[str],
