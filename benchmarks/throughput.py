@@ -47,7 +47,7 @@ for _path in (REPO, Path(__file__).resolve().parent):  # run as a script from an
         sys.path.insert(0, str(_path))
 
 from fashion_core.io import write_json_atomic, write_text_atomic  # noqa: E402
-from fashion_core.reports import markdown_table  # noqa: E402
+from fashion_core.reporting.artifacts import markdown_table  # noqa: E402
 
 # Issue 7's targets on the 2-core CPU machine.
 TARGET_UTILIZATION = 0.30
@@ -168,7 +168,7 @@ def matmul_peak(sizes: tuple[int, ...], repeats: int) -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------- data
 def make_synthfashion(directory: Path, images: int) -> Path:
-    from fashion_core.data.synthetic import generate
+    from fashion_core.data.synthfashion.writer import generate
 
     root = directory / "synthfashion"
     generate(root, n_train=images, n_val=8, n_test=8, size=160, seed=0, formats=("deepfashion_c", "fashionai"),
@@ -177,11 +177,11 @@ def make_synthfashion(directory: Path, images: int) -> Path:
 
 
 def load_split(root: Path, data_format: str, input_size: int, cache_images: bool):
-    from fashion_core import experiments
+    from fashion_core.data import splits
 
     if data_format == "fashionai":
-        return experiments.load_fashionai(root / "fashionai", input_size, cache_images)
-    return experiments.load_deepfashion_c(root / "deepfashion_c", input_size, cache_images)
+        return splits.load_fashionai(root / "fashionai", input_size, cache_images)
+    return splits.load_deepfashion_c(root / "deepfashion_c", input_size, cache_images)
 
 
 class InMemory(Dataset):
@@ -207,10 +207,10 @@ def notebook_params(profile: str, notebook: str) -> dict[str, Any]:
 
 def build(spec: ModelSpec, params: dict[str, Any], data) -> tuple[torch.nn.Module, Callable, Dataset]:
     """The notebook's main row at these params, seeded, with its loss function and training dataset."""
-    from fashion_core import m2fashion_experiments as m2
-    from fashion_core import retrieval
-    from fashion_core.data.fashionai import FASHIONAI_CATEGORIES
-    from fashion_core.experiments import VARIANTS
+    from fashion_core.experiments import m2fashion as m2
+    from fashion_core.metrics import retrieval
+    from fashion_core.data.vocab import FASHIONAI_CATEGORIES
+    from fashion_core.experiments.variants import VARIANTS
     from fashion_core.models import build_model, loss_fn
 
     variant = VARIANTS[spec.paper][spec.variant]
@@ -254,7 +254,7 @@ def count_flops(function: Callable[[], Any]) -> int:
 def training_step_seconds(model: torch.nn.Module, loss: Callable, distinct: list, params: dict[str, Any],
                           batch_size: int, warmup: int, steps: int) -> np.ndarray:
     """Seconds of each measured optimizer step of fashion_core.train.fit (warm-up steps dropped)."""
-    from fashion_core.train import TrainConfig, fit
+    from fashion_core.engine.trainer import fit, TrainConfig
 
     stamps: list[float] = []
     config = TrainConfig(epochs=1, batch_size=batch_size, optimizer=params["optimizer"], lr=params["lr"], seed=0,
@@ -286,7 +286,7 @@ def measure_side_by_side(spec: ModelSpec, params: dict[str, Any], root: Path, ba
     The machine's rate is the sum of the processes' median rates; `overlap` is the share of the
     measuring window during which all of them were training (1.0: fully concurrent).
     """
-    from fashion_core.parallel import run_jobs
+    from fashion_core.engine.parallel import run_jobs
 
     # Spawning, importing and loading take a few seconds per process; all of them start measuring together.
     job = ((spec.name, params, root, batch_size, warmup, steps, time.time() + SIDE_BY_SIDE_START_DELAY), {})
@@ -397,7 +397,7 @@ def _measure_pipeline(root: Path, data_format: str, input_size: int, workers: in
 # ----------------------------------------------------------------------------- metrics
 def metric_cases(rng: np.random.Generator) -> list[tuple[str, str, Callable[[], Any]]]:
     """(function, what is scored, call) for every function of fashion_core.metrics, at 100,000 predictions."""
-    from fashion_core import metrics
+    from fashion_core.metrics import functional
 
     n = METRIC_PREDICTIONS
     gt = rng.uniform(0, 224, (n, 8, 2))
@@ -407,7 +407,7 @@ def metric_cases(rng: np.random.Generator) -> list[tuple[str, str, Callable[[], 
     keypoint_pred = keypoints + rng.normal(0, 10, keypoints.shape)
     visibility = rng.choice([-1, 0, 1], size=(n, 24), p=[0.2, 0.1, 0.7])
     visibility[:, [5, 6, 15, 16]] = 1  # the normalising keypoints must be annotated
-    categories = np.array(list(metrics.FASHIONAI_CATEGORIES))[rng.integers(0, 5, n)]
+    categories = np.array(list(functional.FASHIONAI_CATEGORIES))[rng.integers(0, 5, n)]
     category_scores = rng.standard_normal((n, 50)).astype(np.float32)
     labels = rng.integers(0, 50, n)
     attribute_scores = rng.standard_normal((n, 1000)).astype(np.float32)
@@ -420,31 +420,31 @@ def metric_cases(rng: np.random.Generator) -> list[tuple[str, str, Callable[[], 
     query_large, gallery_large = rng.standard_normal((large_q, 64)), rng.standard_normal((large_g, 64))
     relevant_large = rng.random((large_q, large_g)) < 0.05
     return [
-        ("normalized_error", "100k images x 8 landmarks", lambda: metrics.normalized_error(pred, gt, visible, 224)),
+        ("normalized_error", "100k images x 8 landmarks", lambda: functional.normalized_error(pred, gt, visible, 224)),
         ("normalized_error (mmfashion)", "100k images x 8 landmarks",
-         lambda: metrics.normalized_error(pred, gt, visible, 224, protocol="mmfashion")),
+         lambda: functional.normalized_error(pred, gt, visible, 224, protocol="mmfashion")),
         ("detection_rate", "100k images x 8 landmarks, 10 thresholds",
-         lambda: metrics.detection_rate(pred, gt, visible, np.linspace(0.01, 0.1, 10), size=224)),
+         lambda: functional.detection_rate(pred, gt, visible, np.linspace(0.01, 0.1, 10), size=224)),
         ("fashionai_normalized_error", "100k images x 24 keypoints",
-         lambda: metrics.fashionai_normalized_error(keypoint_pred, keypoints, visibility, categories)),
+         lambda: functional.fashionai_normalized_error(keypoint_pred, keypoints, visibility, categories)),
         ("fashionai_normalized_error_per_keypoint", "100k images x 24 keypoints",
-         lambda: metrics.fashionai_normalized_error_per_keypoint(keypoint_pred, keypoints, visibility, categories)),
+         lambda: functional.fashionai_normalized_error_per_keypoint(keypoint_pred, keypoints, visibility, categories)),
         ("fashionai_normalized_error_per_group", "100k images x 24 keypoints",
-         lambda: metrics.fashionai_normalized_error_per_group(keypoint_pred, keypoints, visibility, categories)),
+         lambda: functional.fashionai_normalized_error_per_group(keypoint_pred, keypoints, visibility, categories)),
         ("topk_accuracy", "100k images x 50 categories, k=5",
-         lambda: metrics.topk_accuracy(category_scores, labels, 5)),
+         lambda: functional.topk_accuracy(category_scores, labels, 5)),
         ("attribute_recall_at_k", "100k images x 1000 attributes, k=5",
-         lambda: metrics.attribute_recall_at_k(attribute_scores, attributes, 5)),
+         lambda: functional.attribute_recall_at_k(attribute_scores, attributes, 5)),
         ("attribute_recall_at_k (attr_types)", "100k images x 1000 attributes in 5 types, k=5",
-         lambda: metrics.attribute_recall_at_k(attribute_scores, attributes, 5, attr_types=attribute_types)),
+         lambda: functional.attribute_recall_at_k(attribute_scores, attributes, 5, attr_types=attribute_types)),
         ("mmfashion_attribute_recall", "100k images x 1000 attributes, k=5",
-         lambda: metrics.mmfashion_attribute_recall(attribute_scores, attributes, 5)),
+         lambda: functional.mmfashion_attribute_recall(attribute_scores, attributes, 5)),
         ("retrieval_map", f"{small_q} queries x {small_g:,} gallery (10^5 ranked pairs)",
-         lambda: metrics.retrieval_map(query_small, gallery_small, relevant_small)),
+         lambda: functional.retrieval_map(query_small, gallery_small, relevant_small)),
         ("retrieval_average_precisions", f"{small_q} queries x {small_g:,} gallery (10^5 ranked pairs)",
-         lambda: metrics.retrieval_average_precisions(query_small, gallery_small, relevant_small)),
+         lambda: functional.retrieval_average_precisions(query_small, gallery_small, relevant_small)),
         ("retrieval_map", f"{large_q:,} queries x {large_g:,} gallery (10^7 ranked pairs)",
-         lambda: metrics.retrieval_map(query_large, gallery_large, relevant_large)),
+         lambda: functional.retrieval_map(query_large, gallery_large, relevant_large)),
     ]
 
 

@@ -165,7 +165,7 @@ def resolved_parameters(profile: str, notebook_path: str | os.PathLike, root: Pa
 
 @dataclasses.dataclass(frozen=True)
 class SynthFashionConfig:
-    """How run_all generates SynthFashion for a profile (arguments of fashion_core.data.synthetic.generate)."""
+    """How run_all generates SynthFashion for a profile (arguments of fashion_core.data.synthfashion.generate)."""
 
     out: str
     n_train: int

@@ -107,9 +107,9 @@ def test_small_end_to_end_run(throughput, tmp_path, monkeypatch):
     assert formats == {("deepfashion_c", cache, heatmaps) for cache in (False, True) for heatmaps in (False, True)}
     assert all(entry["images_per_s"] > 0 and entry["threads"] == 1 for entry in saved["pipeline"])
     functions = {entry["function"].split(" ")[0] for entry in saved["metrics"]}
-    from fashion_core import metrics
+    from fashion_core.metrics import functional
 
-    assert {name for name in metrics.__all__ if callable(getattr(metrics, name))} <= functions
+    assert {name for name in functional.__all__ if callable(getattr(functional, name))} <= functions
     markdown = (tmp_path / "throughput.md").read_text()
     assert "## Models" in markdown and "## Data pipeline" in markdown and "## Metrics" in markdown
     assert np.isfinite(result["fastest_default_training_images_per_s"])
@@ -132,9 +132,9 @@ def brute_force_recall(scores, positive, k, types):
 
 @pytest.mark.parametrize("case", range(6))
 def test_per_type_attribute_recall_matches_brute_force(case, monkeypatch):
-    from fashion_core import metrics
+    from fashion_core.metrics import functional
 
-    monkeypatch.setattr(metrics, "_TYPE_GRID_ROW_BLOCK", 7)  # many blocks, a ragged last one
+    monkeypatch.setattr(functional, "_TYPE_GRID_ROW_BLOCK", 7)  # many blocks, a ragged last one
     rng = np.random.default_rng(case)
     rows, columns = 50, 23
     scores = rng.integers(0, 4, (rows, columns)).astype(np.float32)  # ties at the k-th value everywhere
@@ -143,7 +143,7 @@ def test_per_type_attribute_recall_matches_brute_force(case, monkeypatch):
     positive = rng.random((rows, columns)) < 0.3
     types = rng.integers(1, 4, columns)  # interleaved types of unequal sizes
     for k in (1, 3, 8):
-        result = metrics.attribute_recall_at_k(scores, positive, k, attr_types=types)
+        result = functional.attribute_recall_at_k(scores, positive, k, attr_types=types)
         expected = brute_force_recall(scores.astype(np.float64), positive, k, types)
         assert result.keys() == expected.keys()
         for key, value in expected.items():

@@ -27,8 +27,9 @@ from typing import Any, Sequence
 import numpy as np
 from PIL import Image
 
-from fashion_core.data.deepfashion import LANDMARK_NAMES, LANDMARK_SLOTS, LandmarkAnnotations
+from fashion_core.data.deepfashion import LandmarkAnnotations
 from fashion_core.data.errors import AnnotationError
+from fashion_core.data.vocab import LANDMARK_NAMES, LANDMARK_SLOTS
 from fashion_core.io import write_json_atomic
 
 COCO_NOT_LABELLED, COCO_NOT_VISIBLE, COCO_VISIBLE = 0, 1, 2

@@ -35,7 +35,8 @@ from fashion_core.data.deepfashion import (
     check_bbox_in_image,
 )
 from fashion_core.data.errors import AnnotationError
-from fashion_core.data.fashionai import FASHIONAI_CLOTHES_TYPE, FASHIONAI_FLIP_PAIRS, FashionAIAnnotations
+from fashion_core.data.fashionai import FashionAIAnnotations
+from fashion_core.data.vocab import FASHIONAI_CLOTHES_TYPE, FASHIONAI_FLIP_PAIRS
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -163,7 +164,7 @@ class _KeypointImageDataset(Dataset):
         # pil_to_tensor returns a channels-first view of HWC memory; arithmetic on it is ~5x slower.
         pixels = F.pil_to_tensor(resized).contiguous()
         if self.cache_images:
-            # numpy, not tensors: a dataset sent to a worker process (fashion_core.parallel) then pickles
+            # numpy, not tensors: a dataset sent to a worker process (fashion_core.engine.parallel) then pickles
             # as plain bytes instead of one shared-memory file descriptor per cached image.
             self._pixel_cache[item] = (pixels.numpy(), box)
         return pixels, box

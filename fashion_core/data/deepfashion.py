@@ -32,16 +32,13 @@ from fashion_core.data.listfile import (
     skipped_reasons,
     split_first_field,
 )
-
-LANDMARK_NAMES = (
-    "left collar", "right collar", "left sleeve", "right sleeve",
-    "left waistline", "right waistline", "left hem", "right hem",
+from fashion_core.data.vocab import (
+    ATTRIBUTE_TYPE_NAMES,
+    CLOTHES_TYPE_NAMES,
+    LANDMARK_SLOTS,
+    VISIBILITY_CODES,
 )
-# Which of the 8 slots each clothes_type's triples fill, in file order.
-LANDMARK_SLOTS = {1: (0, 1, 2, 3, 6, 7), 2: (4, 5, 6, 7), 3: (0, 1, 2, 3, 4, 5, 6, 7)}
-CLOTHES_TYPE_NAMES = {1: "upper-body", 2: "lower-body", 3: "full-body"}
-ATTRIBUTE_TYPE_NAMES = {1: "texture", 2: "fabric", 3: "shape", 4: "part", 5: "style"}
-VISIBILITY_CODES = {0: "visible", 1: "occluded", 2: "truncated"}
+
 ABSENT = -1
 SPLITS = ("train", "val", "test")
 

@@ -16,33 +16,13 @@ import numpy as np
 from fashion_core.data.deepfashion import find_missing_images
 from fashion_core.data.errors import AnnotationError
 from fashion_core.data.listfile import RowIssues, SkippedRow, read_text_lines, require_file, skipped_reasons
-
-FASHIONAI_KEYPOINTS = (
-    "neckline_left", "neckline_right", "center_front", "shoulder_left", "shoulder_right",
-    "armpit_left", "armpit_right", "waistline_left", "waistline_right",
-    "cuff_left_in", "cuff_left_out", "cuff_right_in", "cuff_right_out",
-    "top_hem_left", "top_hem_right", "waistband_left", "waistband_right",
-    "hemline_left", "hemline_right", "crotch",
-    "bottom_left_in", "bottom_left_out", "bottom_right_in", "bottom_right_out",
+from fashion_core.data.vocab import (
+    FASHIONAI_CATEGORIES,
+    FASHIONAI_KEYPOINTS,
+    FASHIONAI_VISIBILITY_CODES,
 )
-FASHIONAI_CATEGORIES = ("blouse", "outwear", "dress", "skirt", "trousers")
-# Upper / lower / full body, the DeepFashion clothes_type codes, so datasets share one field.
-FASHIONAI_CLOTHES_TYPE = {"blouse": 1, "outwear": 1, "dress": 3, "skirt": 2, "trousers": 2}
-FASHIONAI_VISIBILITY_CODES = {1: "visible", 0: "occluded", -1: "absent"}
+
 FASHIONAI_HEADER = ("image_id", "image_category", *FASHIONAI_KEYPOINTS)
-
-
-def _flip_pairs() -> tuple[tuple[int, int], ...]:
-    index = {name: position for position, name in enumerate(FASHIONAI_KEYPOINTS)}
-    pairs = []
-    for name, position in index.items():
-        # cuff_left_in <-> cuff_right_in: the side word is not always the last token.
-        if "left" in name.split("_"):
-            pairs.append((position, index[name.replace("left", "right")]))
-    return tuple(pairs)
-
-
-FASHIONAI_FLIP_PAIRS = _flip_pairs()  # (0,1),(3,4),(5,6),(7,8),(9,11),(10,12),(13,14),(15,16),(17,18),(20,22),(21,23)
 
 
 @dataclass(kw_only=True)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 import warnings
-from itertools import islice
 from collections import Counter
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Iterator, Sequence
 

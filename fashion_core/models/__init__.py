@@ -2,11 +2,11 @@
 
 Every model's ``forward(image)`` returns a dict and every model has
 ``compute_loss(outputs, batch, epoch) -> {'loss': ..., components...}``, so one
-:func:`loss_fn` trains any of them with fashion_core.train.fit. What the dict holds depends on
+:func:`loss_fn` trains any of them with fashion_core.engine.trainer.fit. What the dict holds depends on
 the paper: the landmark models (FashionNet, Liu & Lu, DAFE, FPM) return ``landmarks`` (N,L,2) in
 input pixels; FashionNet and Liu & Lu also return ``category_logits`` (N,C) and
 ``attribute_logits`` (N,K) unless built with ``landmarks_only``; M2Fashion and the retrieval
-baselines (fashion_core.m2fashion_experiments trains them) take the attribute states as a second
+baselines (fashion_core.experiments.m2fashion trains them) take the attribute states as a second
 input and return category / attribute logits and an embedding.
 """
 from __future__ import annotations
@@ -19,6 +19,7 @@ from torch import nn
 from fashion_core.models.dafe import DAFE, build_dafe
 from fashion_core.models.fashionnet import FashionNet, build_fashionnet
 from fashion_core.models.heatmaps import decode_heatmaps, heatmap_targets
+from fashion_core.models.inference import unwrap
 from fashion_core.models.liu2018 import ATTENTION_MODES, LiuLu2018, build_liu2018
 from fashion_core.models.m2fashion import M2Fashion, build_m2fashion
 from fashion_core.models.pose_machine import FashionPoseMachine, build_fashion_pose_machine
@@ -70,16 +71,6 @@ def build_model(name: str, **kwargs) -> nn.Module:
         raise ValueError(f"unknown model {name!r}; expected one of {', '.join(MODEL_BUILDERS)}") from None
     return builder(**kwargs)
 
-
-def unwrap(model: nn.Module) -> nn.Module:
-    """The model inside a DistributedDataParallel / DataParallel wrapper or torch.compile result."""
-    while True:
-        if isinstance(model, (nn.parallel.DistributedDataParallel, nn.DataParallel)):
-            model = model.module
-        elif hasattr(model, "_orig_mod"):
-            model = model._orig_mod
-        else:
-            return model
 
 
 def loss_fn(model: nn.Module, batch: Mapping[str, torch.Tensor], epoch: int) -> dict[str, torch.Tensor]:

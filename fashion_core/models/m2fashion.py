@@ -37,11 +37,11 @@ Label masks (Sec. 3.3): per training sample |Y_u| is drawn uniformly from the in
 every run and every fraction sees the same labels.
 
 Triplets (Sec. 3.4) are formed inside each batch by :func:`sample_triplets`: an anchor, an
-attribute type t on which the anchor has a value (see fashion_core.retrieval), a positive with the
+attribute type t on which the anchor has a value (see fashion_core.metrics.retrieval), a positive with the
 same value of type t and a negative with another one. The anchor is embedded under its condition,
 A = +1 on its type-t attributes, -1 on the other type-t attributes, 0 elsewhere; positive and
 negative with every label unknown (A = 0), exactly as Table 3's retrieval embeds queries and
-gallery (fashion_core.retrieval). States are facts about the image they are fed with (that is how
+gallery (fashion_core.metrics.retrieval). States are facts about the image they are fed with (that is how
 label-mask training uses them), so a gallery image is never told the query's labels. The paper's
 looser rule (positive shares any attribute, negative none) is not used: on SynthFashion nearly
 every pair shares one (half the images are "solid"), and it does not match the condition-specific
@@ -164,7 +164,7 @@ def sample_triplets(type_values: torch.Tensor, generator: torch.Generator | None
     takes a type, uniformly among those where it has a value, a positive with the same value and a
     negative with another value (or none); positive and negative are then uniform among the
     candidates. Anchors with no such type are skipped. Draws from `generator` (or torch's global
-    RNG, which fashion_core.train reseeds every epoch), so the triplets are deterministic.
+    RNG, which fashion_core.engine.trainer reseeds every epoch), so the triplets are deterministic.
     """
     batch, types = type_values.shape
     device = type_values.device
@@ -277,7 +277,7 @@ class M2Fashion(nn.Module):
       conditioned on the type alone and is ignored here). states None = every label unknown.
     """
 
-    conditions_on = "values"  # retrieval: the query's attribute values are its states (fashion_core.retrieval)
+    conditions_on = "values"  # retrieval: the query's attribute values are its states (fashion_core.metrics.retrieval)
 
     def __init__(self, trunk: ConditionedTrunk, num_categories: int, num_attributes: int, *, dim: int,
                  input_size: int, asa: bool = True, aca: bool = True, pooling: str = "gmp", tasks: str = "joint",
@@ -361,7 +361,7 @@ class M2Fashion(nn.Module):
 
         batch: category (N,), attributes (N,K) 0/1, unknown (N,K) bool (the label mask: only these
         count in L_attr); outputs["condition_embedding"] (3M,d) holds the triplets as
-        [anchors, positives, negatives] (see fashion_core.m2fashion_experiments.training_loss).
+        [anchors, positives, negatives] (see fashion_core.experiments.m2fashion.training_loss).
         """
         zero = outputs["embedding"].sum() * 0.0
         category = F.cross_entropy(outputs["category_logits"], batch["category"]) \

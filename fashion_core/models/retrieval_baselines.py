@@ -56,7 +56,7 @@ class RetrievalBaseline(nn.Module):
         if similarity not in SIMILARITIES:
             raise ValueError(f"similarity must be one of {SIMILARITIES}, got {similarity!r}")
         self.input_size, self.condition, self.num_conditions = int(input_size), condition, int(num_conditions)
-        self.conditions_on = "type" if condition == "type" else "nothing"  # see fashion_core.retrieval
+        self.conditions_on = "type" if condition == "type" else "nothing"  # see fashion_core.metrics.retrieval
         self.similarity, self.margin = similarity, float(margin)
         self.trunk = trunk
         if condition == "type":

@@ -31,12 +31,16 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 import torchvision
 from torch import nn
 from torchvision.models.vgg import VGG16_Weights, make_layers
 
-from fashion_core.models.weights import imagenet_weights_file, missing_weights_message, read_state_dict, weights_cache_path
+from fashion_core.models.weights import (
+    imagenet_weights_file,
+    missing_weights_message,
+    read_state_dict,
+    weights_cache_path,
+)
 
 __all__ = [
     "BACKBONES",

@@ -1,0 +1,214 @@
+"""python -m fashion_core.train: train one model (its paper's main row) with the one trainer.
+
+One process, or several under torchrun:
+
+    torchrun --nproc_per_node=2 -m fashion_core.train --model dafe --data data/synthfashion/default
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import functools
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+from fashion_core.data import splits
+from fashion_core.data.vocab import FASHIONAI_CATEGORIES
+from fashion_core.engine.sharded import ShardedEvaluation, evaluate_dataset
+from fashion_core.engine.trainer import TrainConfig, fit, resolve_device
+from fashion_core.experiments import m2fashion as m2
+from fashion_core.experiments.variants import VARIANTS
+from fashion_core.io import write_json_atomic, write_text_atomic
+from fashion_core.metrics import evaluation, retrieval
+from fashion_core.models import build_model, loss_fn
+from fashion_core.params import resolved_parameters
+from fashion_core.paths import notebooks_dir
+
+# Dataset formats each model trains on (the first is the default), and its train notebook,
+# whose parameters (profile defaults + params/<profile>/<notebook>.yaml) are the CLI's defaults.
+CLI_MODELS: dict[str, tuple[str, tuple[str, ...], str, str]] = {
+    # model: (notebook, formats, VARIANTS paper, VARIANTS row)
+    "fashionnet": ("fashionnet_train", ("deepfashion_c",), "fashionnet", "full"),
+    "liu2018": ("liu2018_train", ("deepfashion_c",), "liu2018", "full"),
+    "dafe": ("dafe_train", ("deepfashion_c", "fld"), "dafe", "full"),
+    "fpm": ("fpm_train", ("fashionai",), "fpm", "full"),
+    "m2fashion": ("m2fashion_train", ("deepfashion_c",), "m2fashion", "full"),
+    "retrieval_baseline": ("m2fashion_train", ("deepfashion_c",), "m2fashion", "asen"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m fashion_core.train",
+        description="Train one model (its paper's main row) with fit(), on one process or, under torchrun, with DDP "
+                    "(gloo on CPU, nccl on GPUs). Defaults come from the model's train notebook under --profile; "
+                    "the flags below override them. Rank 0 alone writes the checkpoint, history.csv and "
+                    "metrics.json; validation and test predictions are gathered from every rank before scoring.",
+        epilog="e.g. torchrun --standalone --nproc_per_node=2 -m fashion_core.train --model dafe "
+               "--data data/synthfashion/default --epochs 2")
+    parser.add_argument("--model", required=True, choices=list(CLI_MODELS))
+    parser.add_argument("--data", required=True,
+                        help="a SynthFashion root (holding deepfashion_c/, fld/, fashionai/) or a dataset root in "
+                             "the format the model trains on")
+    parser.add_argument("--format", choices=("deepfashion_c", "fld", "fashionai"),
+                        help="dataset format (default: the model's first: fpm fashionai, the others deepfashion_c)")
+    parser.add_argument("--profile", default="default", choices=("smoke", "default", "paper"),
+                        help="whose notebook parameters give the defaults (backbone, width, input size, ...)")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--batch-size", type=int,
+                        help="per process: the global batch is this x the number of processes")
+    parser.add_argument("--lr", type=float)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--backbone")
+    parser.add_argument("--width", type=float)
+    parser.add_argument("--input-size", type=int)
+    parser.add_argument("--pretrained", action=argparse.BooleanOptionalAction, default=None,
+                        help="ImageNet weights for vgg16 / resnet50 (default: the profile's; paper: yes)")
+    parser.add_argument("--weights-path", help="a local ImageNet weight file (default: the profile's weights_path)")
+    parser.add_argument("--num-workers", type=int, help="DataLoader workers per process")
+    parser.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda")
+    parser.add_argument("--out", help="output directory (default reports/torchrun/<model>)")
+    parser.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint instead of resuming it")
+    parser.add_argument("--no-progress", action="store_true", help="no tqdm bar")
+    return parser
+
+
+def _cli_data(args: argparse.Namespace, data_format: str, input_size: int, cache_images: bool):
+    root = Path(args.data)
+    if (root / data_format).is_dir():  # a SynthFashion root
+        root = root / data_format
+    loaders = {"deepfashion_c": splits.load_deepfashion_c, "fld": splits.load_fld,
+               "fashionai": splits.load_fashionai}
+    return loaders[data_format](root, input_size, cache_images)
+
+
+def _evaluations(model_name: str, data_format: str, data, attribute_types):
+    """The per-epoch validation and the test evaluation, each predicting on every rank: the notebooks' protocols."""
+    if model_name == "retrieval_baseline":
+        return None, None  # no heads: its numbers are retrieval mAP (the m2fashion notebooks)
+    if model_name == "m2fashion":
+        # No label given as input, as the m2fashion notebook's per-epoch numbers.
+        return (ShardedEvaluation(evaluation.classification_predictions, functools.partial(
+                    evaluation.classification_validation_score, attribute_types=attribute_types)),
+                ShardedEvaluation(evaluation.classification_predictions, functools.partial(
+                    evaluation.classification_score, attribute_types=attribute_types)))
+    if data_format == "fashionai":
+        return (ShardedEvaluation(evaluation.predictions_from_loader, functools.partial(
+                    evaluation.fashionai_validation_score, annotations=data.val.annotations)),
+                ShardedEvaluation(evaluation.predictions_from_loader, functools.partial(
+                    evaluation.fashionai_score, annotations=data.test.annotations)))
+    return (ShardedEvaluation(evaluation.predictions_from_loader, evaluation.landmark_validation_score),
+            ShardedEvaluation(evaluation.predictions_from_loader, functools.partial(
+                evaluation.score, attribute_types=attribute_types if len(attribute_types) else None)))
+
+
+def _cli_setup(args: argparse.Namespace) -> dict[str, Any]:
+    """Everything one run needs: params, data, model, loss, validation and test evaluations."""
+    notebook, formats, paper, row = CLI_MODELS[args.model]
+    data_format = args.format or formats[0]
+    if data_format not in formats:
+        raise SystemExit(f"--model {args.model} trains on {' or '.join(formats)}, not {data_format}")
+    params = resolved_parameters(args.profile, notebooks_dir() / f"{notebook}.ipynb")
+    for key, value in (("epochs", args.epochs), ("batch_size", args.batch_size), ("lr", args.lr),
+                       ("backbone", args.backbone), ("width", args.width), ("input_size", args.input_size),
+                       ("num_workers", args.num_workers), ("pretrained", args.pretrained),
+                       ("weights_path", args.weights_path)):
+        if value is not None:
+            params[key] = value
+    data = _cli_data(args, data_format, params["input_size"], params["cache_images"])
+    annotations = data.annotations
+    variant = VARIANTS[paper][row]
+    kwargs = dict(variant.model_kwargs)
+    loss, train_set = loss_fn, data.train
+    data.train.seed = args.seed  # the random flips differ per seed, like the initialisation (as in the notebooks)
+    attribute_types: Any = ()
+    if args.model == "fashionnet":
+        kwargs.update(loss_schedule_switch_epoch=params["loss_schedule_switch_epoch"],
+                      stage1_weights={"landmark": params["stage1_landmark_weight"]},
+                      stage2_weights={"landmark": params["stage2_landmark_weight"]})
+    if args.model == "liu2018":
+        kwargs["landmark_weight"] = params["landmark_loss_weight"]
+    if args.model == "fpm":
+        kwargs["stages"] = params["stages"]
+    if args.model in ("fashionnet", "liu2018", "m2fashion", "retrieval_baseline"):
+        counts = (len(annotations.category_names), len(annotations.attribute_names))
+        attribute_types = annotations.attribute_types
+    elif args.model == "fpm":
+        counts = (len(FASHIONAI_CATEGORIES), 0)
+    else:
+        counts = (0, 0)
+    if args.model in ("m2fashion", "retrieval_baseline"):
+        options = m2.Options(feature_stride=params["feature_stride"], similarity=params["similarity"])
+        kwargs = m2.model_variant(variant, options, len(retrieval.type_codes(annotations.attribute_types))).model_kwargs
+        loss, train_set = m2.training_loss, m2.LabelMaskDataset(data.train, args.seed)
+    validation, test = _evaluations(args.model, data_format, data, attribute_types)
+    torch.manual_seed(args.seed)
+    model = build_model(variant.model, num_categories=counts[0], num_attributes=counts[1], backbone=params["backbone"],
+                        width=params["width"], input_size=params["input_size"], pretrained=params["pretrained"],
+                        weights_path=params["weights_path"] or None, **kwargs)
+    return dict(params=params, data=data, data_format=data_format, model=model, loss=loss, train_set=train_set,
+                validation=validation, test=test, variant=variant, model_kwargs=kwargs)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    device = resolve_device(args.device, distributed=world_size > 1)
+    created_group = False
+    if world_size > 1 and not dist.is_initialized():
+        # Initialised here, not in fit, so the group outlives fit for the test-split evaluation.
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+        created_group = True
+    try:
+        rank = dist.get_rank() if world_size > 1 else 0
+        say = print if rank == 0 else (lambda *_, **__: None)
+        run = _cli_setup(args)
+        params, model = run["params"], run["model"]
+        if world_size > 1 and device.type == "cuda":
+            # One batch statistic over the global batch, as a single GPU with that batch would have
+            # (SyncBatchNorm needs GPUs; on CPU each rank normalises its own batch).
+            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        out = Path(args.out) if args.out else Path("reports") / "torchrun" / args.model
+        checkpoint = out / f"{args.model}-seed{args.seed}.pt"
+        config = TrainConfig(epochs=params["epochs"], batch_size=params["batch_size"], optimizer=params["optimizer"],
+                             lr=params["lr"], lr_schedule=params.get("lr_schedule", "exponential"),
+                             lr_gamma=params["lr_gamma"], lr_step_size=params.get("lr_step_size", 10), seed=args.seed,
+                             num_workers=params["num_workers"], device=args.device,
+                             progress=not args.no_progress)
+        say(f"{args.model} ({run['variant'].name}) on {run['data_format']} at {args.data}: {params['backbone']} "
+            f"x{params['width']} @ {params['input_size']} px, {world_size} process(es) x batch {config.batch_size} "
+            f"(global {world_size * config.batch_size}), {config.epochs} epoch(s), device {device}", flush=True)
+        started = time.perf_counter()
+        result = fit(model, run["loss"], run["train_set"], config, checkpoint_path=checkpoint,
+                     val_set=run["data"].val if run["validation"] else None, evaluate=run["validation"],
+                     resume=not args.fresh)
+        seconds = time.perf_counter() - started
+        test_metrics = {}
+        if run["test"] is not None:
+            test_metrics = evaluate_dataset(result.model, run["test"], run["data"].test, config.batch_size,
+                                            config.num_workers)
+        if rank == 0:
+            write_text_atomic(out / "history.csv", result.history.to_csv(index=False))
+            write_json_atomic(out / "metrics.json", {
+                "model": args.model, "variant": run["variant"].key, "model_kwargs": run["model_kwargs"],
+                "data": str(args.data), "format": run["data_format"], "profile": args.profile,
+                "world_size": world_size, "batch_size_per_process": config.batch_size,
+                "global_batch_size": world_size * config.batch_size, "seed": args.seed,
+                "config": dataclasses.asdict(config), "test_images": len(run["data"].test),
+                "test": test_metrics, "history": result.history.to_dict(orient="list"),
+                "train_seconds": round(seconds, 1),
+            })
+            say(result.history.drop(columns=["seconds"]).round(4).to_string(index=False))
+            say("test: " + json.dumps({name: round(value, 4) for name, value in test_metrics.items()
+                                      if name.endswith(("_avg", "top1", "top5"))}))
+            say(f"wrote {checkpoint}, {out / 'history.csv'}, {out / 'metrics.json'}")
+    finally:
+        if created_group:
+            dist.destroy_process_group()
+    return 0

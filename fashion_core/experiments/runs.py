@@ -1,0 +1,184 @@
+"""Train model variants over seeds and score them on the test split.
+
+A notebook names the variants and passes its params; this module does the rest, so every
+paper's numbers go through the same data pipeline, trainer, protocol and file layout:
+checkpoints in reports/<profile>/checkpoints/, metrics in reports/<profile>/metrics/<paper>.json.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from fashion_core.engine.checkpoints import load_trained
+from fashion_core.engine.parallel import run_jobs
+from fashion_core.engine.trainer import fit
+from fashion_core.experiments.store import MissingMetricsError, load_metrics, metrics_path
+from fashion_core.experiments.variants import PRODUCERS, Settings, Variant
+from fashion_core.metrics.evaluation import Predictions, collect_predictions, fashionai_score, score
+from fashion_core.models import build_model, loss_fn
+from fashion_core.paths import reports_dir
+
+
+@dataclass
+class RunResult:
+    variant: Variant
+    seed: int
+    metrics: dict[str, float]
+    history: pd.DataFrame
+    train_seconds: float
+    predictions: Predictions
+
+
+@dataclass
+class ExperimentResults:
+    runs: list[RunResult]
+
+    def per_seed(self) -> pd.DataFrame:
+        """One row per (variant, seed), one column per metric."""
+        rows = [{"variant": run.variant.key, "seed": run.seed, **run.metrics} for run in self.runs]
+        return pd.DataFrame(rows)
+
+    def histories(self) -> pd.DataFrame:
+        frames = [run.history.assign(variant=run.variant.name, seed=run.seed) for run in self.runs]
+        return pd.concat(frames, ignore_index=True)
+
+    def summary(self) -> pd.DataFrame:
+        """Mean and sample std over seeds per variant (rows) and metric (columns, 'metric' and 'metric_std')."""
+        per_seed = self.per_seed().drop(columns="seed")
+        grouped = per_seed.groupby("variant", sort=False)
+        mean, std = grouped.mean(), grouped.std(ddof=1)
+        return mean.join(std.add_suffix("_std"))
+
+
+def fashionai_scorer(annotations):
+    """A scorer for run_variants: predictions on the split of `annotations` -> FashionAI metrics.
+
+    A partial, not a closure, so that worker processes can unpickle it.
+    """
+    return functools.partial(fashionai_score, annotations=annotations)
+
+
+
+def architecture_fingerprint(model: torch.nn.Module) -> str:
+    """A short hash of the model's parameter and buffer names and shapes.
+
+    It is part of the checkpoint name, so a checkpoint written by an earlier version of a model
+    is never resumed into a different architecture; it is simply not found, and training starts anew.
+    """
+    layout = ";".join(f"{name}:{tuple(tensor.shape)}" for name, tensor in model.state_dict().items())
+    return hashlib.sha256(layout.encode()).hexdigest()[:10]
+
+
+def model_kwargs_fingerprint(variant: Variant) -> str:
+    """A short hash of the variant's builder arguments (switches, loss weights, schedule).
+
+    Also part of the checkpoint name: a row whose loss weights changed in params has the same
+    architecture, and must not resume (or, when finished, reuse) a checkpoint trained with the old ones.
+    """
+    return hashlib.sha256(json.dumps(variant.model_kwargs, sort_keys=True, default=str).encode()).hexdigest()[:6]
+
+
+def checkpoint_path(profile: str, variant: Variant, seed: int, model: torch.nn.Module) -> Path:
+    return (reports_dir(profile) / "checkpoints"
+            / f"{variant.key}-seed{seed}-{architecture_fingerprint(model)}-{model_kwargs_fingerprint(variant)}.pt")
+
+
+def model_kwargs(variant: Variant, settings: Settings, num_categories: int, num_attributes: int) -> dict[str, Any]:
+    """The builder arguments: Settings first, then the variant's own model_kwargs, which win."""
+    return {**dict(num_categories=num_categories, num_attributes=num_attributes, backbone=settings.backbone,
+                   width=settings.width, input_size=settings.input_size, pretrained=settings.pretrained,
+                   weights_path=settings.weights_path or None), **variant.model_kwargs}
+
+
+def build_variant(variant: Variant, settings: Settings, num_categories: int, num_attributes: int, seed: int):
+    """The variant's model with this seed's initialisation."""
+    torch.manual_seed(seed)
+    return build_model(variant.model, **model_kwargs(variant, settings, num_categories, num_attributes))
+
+
+def train_and_score(variant: Variant, settings: Settings, seed: int, train_set, test_set, attribute_types,
+                    num_categories: int, evaluate=None, val_set=None, scorer=None) -> RunResult:
+    """Train (or resume from the checkpoint) one variant with one seed, then score it on test_set.
+
+    scorer: predictions -> metric dict (default: evaluation.score with attribute_types).
+    """
+    model = build_variant(variant, settings, num_categories, len(attribute_types), seed)
+    train_set.seed = seed  # the random flips differ per seed, like the initialisation
+    started = time.perf_counter()
+    result = fit(model, loss_fn, train_set, settings.train_config(seed),
+                 checkpoint_path=checkpoint_path(settings.profile, variant, seed, model), val_set=val_set,
+                 evaluate=evaluate)
+    seconds = time.perf_counter() - started
+    predictions = collect_predictions(result.model, test_set, batch_size=settings.eval_batch_size)
+    metrics = scorer(predictions) if scorer is not None else score(predictions, attribute_types)
+    return RunResult(variant, seed, metrics, result.history, seconds, predictions)
+
+
+def run_variant_seeds(function, variants: list[Variant], settings: Settings, arguments: tuple,
+                      keywords: dict[str, Any], settings_by_model: dict[str, dict[str, Any]] | None = None) -> list[Any]:
+    """function(variant, row_settings, seed, *arguments, **keywords) for every variant and seed of `settings`.
+
+    The runs go to settings.train_processes single-threaded workers (fashion_core.engine.parallel), or
+    run here in order when it is 1. Worker processes show no per-epoch bars; one bar counts runs.
+    """
+    jobs, names = [], []
+    for variant in variants:
+        row_settings = dataclasses.replace(settings, **(settings_by_model or {}).get(variant.model, {}))
+        if settings.train_processes > 1:
+            row_settings = dataclasses.replace(row_settings, progress_bars=False)
+        for seed in row_settings.seeds:
+            jobs.append(((variant, row_settings, seed, *arguments), keywords))
+            names.append(f"{variant.name}, seed {seed}")
+    where = "this process"
+    if settings.train_processes > 1:
+        where = f"{settings.train_processes} single-threaded processes"
+        # Every job carries its own copy of the data: decode the images once here, not once per run.
+        for value in (*arguments, *keywords.values()):
+            for dataset in (value, *(getattr(value, split, None) for split in ("train", "val", "test"))):
+                if hasattr(dataset, "fill_cache"):
+                    dataset.fill_cache()
+    print(f"{len(jobs)} runs ({len(variants)} rows x {len(settings.seeds)} seeds) in {where}", flush=True)
+    return run_jobs(function, jobs, names, settings.train_processes, progress=settings.progress_bars,
+                        description="runs trained and scored")
+
+
+def run_variants(variants: list[Variant], settings: Settings, train_set, test_set, attribute_types,
+                 num_categories: int, evaluate=None, val_set=None, scorer=None,
+                 settings_by_model: dict[str, dict[str, Any]] | None = None) -> ExperimentResults:
+    """Train and score every variant for every seed of `settings` (settings.train_processes side by side).
+
+    settings_by_model: Settings fields that differ for the rows of one model, e.g.
+    {"fpm": {"lr": 1e-3}}; the notebook records them in its metrics file.
+    """
+    runs = run_variant_seeds(train_and_score, variants, settings,
+                    (train_set, test_set, attribute_types, num_categories),
+                    dict(evaluate=evaluate, val_set=val_set, scorer=scorer), settings_by_model)
+    return ExperimentResults(runs)
+
+
+def load_trained_variant(profile: str, paper: str, variant_key: str, seed: int, num_categories: int,
+                         num_attributes: int) -> torch.nn.Module:
+    """Rebuild a trained variant exactly as its train notebook did (from its metrics JSON) and load its weights."""
+    recorded = load_metrics(profile, paper)
+    if variant_key not in recorded["rows"]:
+        raise KeyError(f"{metrics_path(profile, paper)} has no variant {variant_key!r}; it has {list(recorded['rows'])}")
+    row = recorded["rows"][variant_key]
+    variant = Variant(variant_key, row["name"], row["model"], row["model_kwargs"])
+    fields = {field.name for field in dataclasses.fields(Settings)}
+    settings = Settings(**{key: value for key, value in recorded["settings"].items() if key in fields})
+    model = build_variant(variant, settings, num_categories, num_attributes, seed)
+    path = checkpoint_path(profile, variant, seed, model)
+    if not path.exists():
+        producer = PRODUCERS.get(paper, f"{paper}_train")
+        raise MissingMetricsError(f"{path} is missing: the {producer} notebook writes it (seeds {row['seeds']}) "
+                                  f"with the current model code")
+    return load_trained(model, path).eval()

@@ -1,0 +1,1 @@
+"""Reporting: tables and figures, the papers' numbers, the claims and their ledger, the index, the reproduction report, the README results."""

@@ -1,0 +1,290 @@
+"""M2Fashion and its retrieval baselines: output shapes, the switches, label masks, triplets, overfitting."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import default_collate
+
+from fashion_core.experiments import m2fashion as m2
+from fashion_core.data.datasets import CategoryAttributeDataset
+from fashion_core.data.deepfashion import read_category_attribute
+from fashion_core.data.synthfashion.writer import generate
+from fashion_core.models import build_model, MODEL_NAMES
+from fashion_core.models.m2fashion import (
+    label_mask,
+    label_states,
+    min_unknown,
+    revealed_labels,
+    sample_triplets,
+    similarity,
+    triplet_loss,
+)
+
+NUM_CATEGORIES, NUM_ATTRIBUTES = 7, 12
+TINY = {"backbone": "resnet_mini", "width": 0.0625, "input_size": 32, "feature_stride": 16}
+DEFAULT = {"backbone": "resnet_mini", "width": 0.125, "input_size": 64, "feature_stride": 16}
+SWITCHES = [{}, {"asa": False}, {"aca": False}, {"asa": False, "aca": False}, {"pooling": "gap"},
+            {"tasks": "category"}, {"tasks": "attribute"}, {"similarity": "cosine"}]
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+def _m2fashion(size: dict, **switches):
+    return build_model("m2fashion", num_categories=NUM_CATEGORIES, num_attributes=NUM_ATTRIBUTES, **size, **switches)
+
+
+def _baseline(size: dict, condition: str):
+    return build_model("retrieval_baseline", num_categories=NUM_CATEGORIES, num_attributes=NUM_ATTRIBUTES, **size,
+                       condition=condition, num_conditions=3)
+
+
+def _states(n: int) -> torch.Tensor:
+    return torch.randint(-1, 2, (n, NUM_ATTRIBUTES), generator=torch.Generator().manual_seed(3)).float()
+
+
+def _check_m2fashion_outputs(model, size: dict, n: int = 2):
+    side = size["input_size"] // size["feature_stride"]
+    dim = max(16, round(512 * size["width"]))
+    image = torch.randn(n, 3, size["input_size"], size["input_size"])
+    index = torch.tensor([0, n - 1, n - 1])
+    outputs = model(image, _states(n), condition_index=index, condition_types=torch.zeros(3, dtype=torch.long),
+                    condition_states=_states(3))
+    assert outputs["category_logits"].shape == (n, NUM_CATEGORIES)
+    assert outputs["attribute_logits"].shape == (n, NUM_ATTRIBUTES)
+    assert outputs["embedding"].shape == (n, dim)
+    assert outputs["condition_embedding"].shape == (3, dim)
+    if model.asa:
+        assert outputs["attention"].shape == (n, 1, side, side)
+        torch.testing.assert_close(outputs["attention"].sum(dim=(1, 2, 3)), torch.ones(n))
+    else:
+        assert "attention" not in outputs
+    assert all(torch.isfinite(value).all() for value in outputs.values())
+
+
+def test_registered():
+    assert {"m2fashion", "retrieval_baseline"} <= set(MODEL_NAMES)
+
+
+@pytest.mark.parametrize("switches", SWITCHES, ids=lambda s: ",".join(f"{k}={v}" for k, v in s.items()) or "full")
+def test_tiny_shapes_for_every_switch(switches):
+    _check_m2fashion_outputs(_m2fashion(TINY, **switches), TINY)
+
+
+def test_default_shapes():
+    _check_m2fashion_outputs(_m2fashion(DEFAULT), DEFAULT, n=3)
+
+
+@pytest.mark.slow
+def test_paper_shapes_resnet50_at_224():
+    size = {"backbone": "resnet50", "width": 1.0, "input_size": 224, "feature_stride": 32}
+    model = _m2fashion(size).eval()
+    with torch.no_grad():
+        _check_m2fashion_outputs(model, size, n=1)
+    assert model.trunk.reduce.out_channels == 512
+
+
+@pytest.mark.parametrize("condition", ["none", "type"])
+@pytest.mark.parametrize("size", [TINY, DEFAULT], ids=["tiny", "default"])
+def test_retrieval_baseline_shapes(condition, size):
+    model = _baseline(size, condition)
+    image = torch.randn(2, 3, size["input_size"], size["input_size"])
+    outputs = model(image, condition_index=torch.tensor([0, 1, 0]), condition_types=torch.tensor([0, 2, 1]))
+    dim = max(16, round(512 * size["width"]))
+    assert outputs["condition_embedding"].shape == (3, dim)
+    assert ("embedding" in outputs) == (condition == "none")
+    assert ("attention" in outputs) == (condition == "type")
+    assert model.conditions_on == ("nothing" if condition == "none" else "type")
+
+
+def test_states_reach_the_output_only_through_the_attention_modules():
+    image = torch.randn(2, 3, 32, 32)
+    zeros, states = torch.zeros(2, NUM_ATTRIBUTES), _states(2)
+    for switches, changes in (({}, True), ({"asa": False}, True), ({"aca": False}, True),
+                              ({"asa": False, "aca": False}, False)):
+        model = _m2fashion(TINY, **switches).eval()
+        with torch.no_grad():
+            moved = not torch.allclose(model(image, zeros)["attribute_logits"], model(image, states)["attribute_logits"])
+        assert moved == changes, switches
+
+
+def test_gap_is_the_attention_weighted_sum_and_gmp_the_scaled_max():
+    model = _m2fashion(TINY, pooling="gap").eval()
+    features = torch.randn(2, model.trunk.reduce.out_channels, 2, 2)
+    condition = torch.randn(2, features.shape[1])
+    pooled, alpha = model.spatial_attention(features, condition)
+    torch.testing.assert_close(pooled, (alpha * features).sum(dim=(2, 3)))
+    model.spatial_attention.pooling = "gmp"
+    pooled, alpha = model.spatial_attention(features, condition)
+    torch.testing.assert_close(pooled, 4 * (alpha * features).amax(dim=(2, 3)))
+
+
+def test_bad_switches_are_refused():
+    with pytest.raises(ValueError, match="pooling"):
+        _m2fashion(TINY, pooling="sum")
+    with pytest.raises(ValueError, match="tasks"):
+        _m2fashion(TINY, tasks="both")
+    with pytest.raises(ValueError, match="gallery_condition"):
+        _m2fashion(TINY, gallery_condition="gallery")
+    with pytest.raises(ValueError, match="feature_stride"):
+        _m2fashion({**TINY, "feature_stride": 8})
+    with pytest.raises(ValueError, match="input_size"):
+        build_model("m2fashion", num_categories=3, num_attributes=4, backbone="resnet_mini", width=0.0625,
+                    input_size=48, feature_stride=32)
+
+
+# ----------------------------------------------------------------------------- label masks
+@pytest.mark.parametrize("num_labels", [1, 4, 67, 1000])
+def test_unknown_count_always_lies_between_a_quarter_and_all_labels(num_labels):
+    counts = [label_mask(seed, epoch, row, num_labels).sum() for seed in range(3) for epoch in range(3)
+              for row in range(40)]
+    assert min(counts) >= min_unknown(num_labels) == math.ceil(0.25 * num_labels)
+    assert max(counts) <= num_labels
+    if num_labels >= 67:  # the draw is uniform over the range, so it covers it
+        assert min(counts) < 0.4 * num_labels and max(counts) > 0.9 * num_labels
+
+
+def test_same_seed_same_mask_and_epochs_differ():
+    first = label_mask(5, 2, 17, 67)
+    np.testing.assert_array_equal(first, label_mask(5, 2, 17, 67))
+    others = [label_mask(5, epoch, 17, 67) for epoch in (0, 1, 3)] + [label_mask(6, 2, 17, 67)]
+    assert any(not np.array_equal(first, other) for other in others)
+
+
+def test_reveal_is_deterministic_nested_and_sized():
+    for row in range(20):
+        previous = np.zeros(67, bool)
+        for fraction in (0.0, 0.25, 0.5, 0.75, 1.0):
+            known = revealed_labels(0, row, 67, fraction)
+            assert known.sum() == round(fraction * 67)
+            assert not (previous & ~known).any()  # what was revealed at a lower fraction stays revealed
+            np.testing.assert_array_equal(known, revealed_labels(0, row, 67, fraction))
+            previous = known
+    with pytest.raises(ValueError, match="fraction"):
+        revealed_labels(0, 0, 67, 1.5)
+
+
+def test_states_encode_known_labels_only():
+    attributes = np.array([1, 0, 1, 0], dtype=np.int8)
+    known = np.array([True, True, False, False])
+    np.testing.assert_array_equal(label_states(attributes, known), [1.0, -1.0, 0.0, 0.0])
+
+
+def test_no_attribute_loss_on_known_labels():
+    model = _m2fashion(TINY)
+    n = 4
+    logits = torch.randn(n, NUM_ATTRIBUTES, requires_grad=True)
+    unknown = torch.from_numpy(np.stack([label_mask(0, 0, row, NUM_ATTRIBUTES) for row in range(n)]))
+    targets = (torch.rand(n, NUM_ATTRIBUTES) < 0.3).float()
+    outputs = {"category_logits": torch.randn(n, NUM_CATEGORIES), "attribute_logits": logits,
+               "embedding": torch.randn(n, 8)}
+    batch = {"category": torch.zeros(n, dtype=torch.long), "attributes": targets, "unknown": unknown}
+    loss = model.compute_loss(outputs, batch, 0)["attribute"]
+    loss.backward()
+    assert (logits.grad[~unknown] == 0).all() and (logits.grad[unknown] != 0).all()
+    flipped = dict(batch, attributes=torch.where(unknown, targets, 1 - targets))  # change only known targets
+    torch.testing.assert_close(model.compute_loss(outputs, flipped, 0)["attribute"], loss.detach())
+
+
+def test_tasks_switch_drops_the_other_classification_loss():
+    outputs = {"category_logits": torch.randn(2, NUM_CATEGORIES), "attribute_logits": torch.randn(2, NUM_ATTRIBUTES),
+               "embedding": torch.randn(2, 8)}
+    batch = {"category": torch.tensor([0, 1]), "attributes": torch.ones(2, NUM_ATTRIBUTES),
+             "unknown": torch.ones(2, NUM_ATTRIBUTES, dtype=torch.bool)}
+    category_only = _m2fashion(TINY, tasks="category").compute_loss(outputs, batch, 0)
+    attribute_only = _m2fashion(TINY, tasks="attribute").compute_loss(outputs, batch, 0)
+    joint = _m2fashion(TINY).compute_loss(outputs, batch, 0)
+    assert category_only["attribute"] == 0 and attribute_only["category"] == 0
+    torch.testing.assert_close(joint["loss"], joint["category"] + 1.0 * joint["attribute"] + 0.5 * joint["triplet"])
+
+
+# ----------------------------------------------------------------------------- triplets
+def test_similarities_as_printed_and_cosine():
+    a, b = torch.tensor([[3.0, 4.0]]), torch.tensor([[6.0, 8.0]])
+    torch.testing.assert_close(similarity(a, b, "printed"), torch.tensor([50.0 / 15.0]))
+    torch.testing.assert_close(similarity(a, b, "cosine"), torch.tensor([1.0]))
+
+
+def test_triplet_hinge_rewards_the_positive_being_closer():
+    anchor = torch.tensor([[1.0, 0.0]])
+    near, far = torch.tensor([[1.0, 0.1]]), torch.tensor([[-1.0, 0.0]])
+    for kind in ("printed", "cosine"):
+        assert triplet_loss(anchor, near, far, 0.2, kind) == 0  # satisfied by more than the margin
+        assert triplet_loss(anchor, far, near, 0.2, kind) > 0.2
+
+
+def test_sampled_triplets_follow_the_value_rule():
+    values = torch.tensor([[0, 1], [0, -1], [1, 1], [0, 2], [2, -1], [-1, -1]])
+    triplets = sample_triplets(values, torch.Generator().manual_seed(0))
+    assert len(triplets) > 0
+    for anchor, positive, negative, kind in triplets.tolist():
+        assert anchor != positive and values[anchor, kind] >= 0
+        assert values[positive, kind] == values[anchor, kind] and values[negative, kind] != values[anchor, kind]
+    assert 5 not in triplets[:, 0].tolist()  # no value of any type: never an anchor
+    np.testing.assert_array_equal(triplets, sample_triplets(values, torch.Generator().manual_seed(0)))
+
+
+# ----------------------------------------------------------------------------- training
+@pytest.fixture(scope="module")
+def synth_batch(tmp_path_factory):
+    """8 SynthFashion training images at 32 px with their label masks, collated into one batch."""
+    root = tmp_path_factory.mktemp("synth_m2fashion") / "synthfashion"
+    generate(root, n_train=8, n_val=2, n_test=2, size=64, seed=5, formats=("deepfashion_c",), workers=1,
+             progress=False)
+    annotations = read_category_attribute(root / "deepfashion_c")
+    dataset = m2.LabelMaskDataset(CategoryAttributeDataset(annotations, "train", 32), seed=0)
+    batch = default_collate([dataset[i] for i in range(len(dataset))])
+    return batch, len(annotations.category_names), annotations.attributes.shape[1]
+
+
+def test_overfits_eight_images(synth_batch):
+    batch, num_categories, num_attributes = synth_batch
+    torch.manual_seed(0)
+    model = build_model("m2fashion", num_categories=num_categories, num_attributes=num_attributes, **TINY)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    first = None
+    for step in range(80):
+        torch.manual_seed(step)
+        losses = m2.training_loss(model, batch, 0)
+        first = first if first is not None else float(losses["loss"].detach())
+        optimizer.zero_grad()
+        losses["loss"].backward()
+        optimizer.step()
+    model.eval()
+    with torch.no_grad():
+        outputs = model(batch["image"], batch["states"])
+    assert float(losses["loss"].detach()) < 0.1 * first
+    assert (outputs["category_logits"].argmax(1) == batch["category"]).all()
+    unknown_positive = (batch["attributes"] > 0) & batch["unknown"]
+    assert (outputs["attribute_logits"][unknown_positive] > 0).float().mean() > 0.9
+
+
+@pytest.mark.parametrize("condition", ["none", "type"])
+def test_training_loss_trains_the_retrieval_baselines(synth_batch, condition):
+    batch, num_categories, num_attributes = synth_batch
+    model = build_model("retrieval_baseline", num_categories=num_categories, num_attributes=num_attributes, **TINY,
+                        condition=condition)
+    losses = m2.training_loss(model, batch, 0)
+    assert set(losses) == {"loss", "triplet"} and losses["loss"].requires_grad
+    with pytest.raises(ValueError, match="triplets only"):
+        model.compute_loss(model(batch["image"]), batch, 0)
+
+
+@pytest.mark.parametrize("gallery_condition", ["query", "unknown"])
+def test_triplet_positive_and_negative_get_the_states_retrieval_gives_the_gallery(synth_batch, gallery_condition):
+    batch, num_categories, num_attributes = synth_batch
+    model = build_model("m2fashion", num_categories=num_categories, num_attributes=num_attributes, **TINY,
+                        gallery_condition=gallery_condition)
+    seen = {}
+    model.condition_embedding = lambda features, types, states, precomputed=None: seen.setdefault("states", states) \
+        .new_zeros(len(states), 4).requires_grad_()
+    m2.training_loss(model, batch, 0)
+    anchor, positive, negative = seen["states"].chunk(3)
+    assert (anchor != 0).any(dim=1).all()  # every anchor states its value of the chosen type
+    for other in (positive, negative):
+        torch.testing.assert_close(other, anchor if gallery_condition == "query" else torch.zeros_like(anchor))
