@@ -135,7 +135,7 @@ def execute_by_name(name: str, profile: str) -> None:
 
 def execute_notebook(notebook: Path, parameters: dict, profile: str, progress_bar: bool = True) -> None:
     """Execute into a temporary file; only a complete run replaces reports/<profile>/<name>.ipynb."""
-    # heavy (jupyter machinery): only when a notebook is executed.
+    # papermill brings the Jupyter machinery: loaded only when a notebook is executed.
     import papermill
 
     directory = reports_dir(profile)
@@ -158,7 +158,7 @@ def execute_notebook(notebook: Path, parameters: dict, profile: str, progress_ba
 
 
 def export_html(notebook: Path) -> None:
-    # heavy (jupyter machinery): only when a report is exported.
+    # nbconvert and nbformat bring the Jupyter machinery: loaded only when a report is exported.
     import nbconvert
     import nbformat
 

@@ -15,11 +15,23 @@ COCO -> DeepFashion:
     Lost: nothing more, but without a clothes_type (other tools' files) every 0 becomes -1,
     since truncated and absent cannot be told apart. Neither matters for NE, which counts
     only visible landmarks.
+
+Command line, to hand annotations and predictions to COCO tools (mmpose, pycocotools):
+
+    python -m fashion_core.data.coco export ROOT OUT.json [--format fld] [--split test]
+    python -m fashion_core.data.coco predictions PREDICTIONS.npz ROOT OUT.json [--format fld]
+
+`export` writes ROOT's ground truth in mmpose's FLD layout; `predictions` writes the saved test
+predictions of one run (reports/<profile>/predictions/<paper>/<row>-seed<s>.npz, written by the
+train notebooks) as a COCO keypoint results file whose image ids match that export, with the
+coordinates mapped from the S x S crop back to the original image.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -27,7 +39,8 @@ from typing import Any, Sequence
 import numpy as np
 from PIL import Image
 
-from fashion_core.data.deepfashion import LandmarkAnnotations
+from fashion_core.data.datasets import input_to_original_points
+from fashion_core.data.deepfashion import LandmarkAnnotations, read_category_attribute, read_fld
 from fashion_core.data.errors import AnnotationError
 from fashion_core.data.vocab import LANDMARK_NAMES, LANDMARK_SLOTS
 from fashion_core.io import write_json_atomic
@@ -227,6 +240,70 @@ def write_coco_keypoints(path: str | os.PathLike, annotations: LandmarkAnnotatio
     return write_json_atomic(path, payload)
 
 
+def write_coco_results(path: str | os.PathLike, annotations: LandmarkAnnotations, rows: np.ndarray,
+                       landmarks: np.ndarray, input_size: int) -> Path:
+    """Landmark predictions as a COCO keypoint results file (a list of records), written atomically.
+
+    rows: the annotation row of each prediction; landmarks (N,8,2) in the input pixels of the
+    S x S crop of the row's bbox (the whole image when there is none). The image id is the row + 1,
+    as in write_coco_keypoints; every keypoint and record gets score 1 (the models give none).
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    if len(rows) != len(landmarks):
+        raise ValueError(f"{len(rows)} rows but {len(landmarks)} predictions")
+    records = []
+    for row, points in zip(rows.tolist(), np.asarray(landmarks, dtype=np.float64)):
+        if annotations.bbox is not None:
+            box = np.asarray(annotations.bbox[row], dtype=np.float64)
+        else:
+            box = np.array([0.0, 0.0, *_image_size(annotations, row)], dtype=np.float64)
+        original = input_to_original_points(points, box, input_size)
+        flat: list[float] = []
+        for x, y in original:
+            flat += [_json_float(x), _json_float(y), 1.0]
+        records.append({"image_id": row + 1, "category_id": FLD_CATEGORY["id"], "keypoints": flat, "score": 1.0})
+    return write_json_atomic(path, records)
+
+
+def _read_landmark_tree(root: str, data_format: str) -> LandmarkAnnotations:
+    return read_fld(root) if data_format == "fld" else read_category_attribute(root)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m fashion_core.data.coco",
+                                     description="DeepFashion-C / FLD landmarks and predictions as COCO keypoint JSON")
+    commands = parser.add_subparsers(dest="command", required=True)
+    export = commands.add_parser("export", help="ground-truth landmarks in mmpose's FLD layout")
+    export.add_argument("root", help="a DeepFashion-C or FLD tree (real or SynthFashion)")
+    export.add_argument("out", help="the JSON file to write")
+    export.add_argument("--split", choices=("train", "val", "test"), help="only this split (default: every image)")
+    predictions = commands.add_parser("predictions", help="a run's saved test predictions as COCO results")
+    predictions.add_argument("predictions", help="reports/<profile>/predictions/<paper>/<row>-seed<s>.npz")
+    predictions.add_argument("root", help="the tree the predictions were made on")
+    predictions.add_argument("out", help="the JSON file to write")
+    for command in (export, predictions):
+        command.add_argument("--format", choices=("deepfashion_c", "fld"), default="deepfashion_c")
+    args = parser.parse_args(argv)
+    annotations = _read_landmark_tree(args.root, args.format)
+    if args.command == "export":
+        rows = annotations.indices(args.split) if args.split else None
+        out = write_coco_keypoints(args.out, annotations, rows)
+        print(f"wrote {out}: {len(annotations) if rows is None else len(rows)} images of {args.root}")
+        return 0
+    with np.load(args.predictions) as saved:
+        missing = [name for name in ("index", "landmarks", "input_size") if name not in saved.files]
+        if missing:
+            raise AnnotationError(Path(args.predictions), None, "a predictions file with arrays index, landmarks, "
+                                  "input_size", f"arrays {saved.files} (missing {missing})")
+        rows, landmarks, input_size = saved["index"], saved["landmarks"], int(saved["input_size"])
+    if len(rows) and int(rows.max()) >= len(annotations):
+        raise AnnotationError(Path(args.predictions), None, f"rows of the {len(annotations)} images of {args.root}",
+                              f"row {int(rows.max())}")
+    out = write_coco_results(args.out, annotations, rows, landmarks, input_size)
+    print(f"wrote {out}: {len(rows)} predictions, image ids as in `export {args.root}`")
+    return 0
+
+
 def _image_size(annotations: LandmarkAnnotations, row: int) -> tuple[int, int]:
     image_path = annotations.image_path(row)
     try:
@@ -259,3 +336,7 @@ def _numbers(path: Path, values: list, where: str) -> np.ndarray:
     if not all(isinstance(value, (int, float)) and not isinstance(value, bool) for value in values):
         raise AnnotationError(path, None, f"{where} to be numbers")
     return np.array(values, dtype=np.float64)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -122,6 +122,16 @@ def transform_points(points: np.ndarray, box: np.ndarray, input_size: int, flip:
     return out.astype(np.float32)
 
 
+def input_to_original_points(points: np.ndarray, box: np.ndarray, input_size: int) -> np.ndarray:
+    """Input pixels (..., L, 2) of an unmirrored S x S crop of `box` (..., 4) -> original-image pixels.
+
+    The inverse of transform_points with flip=False: how predictions go back to the image.
+    """
+    box = np.asarray(box, dtype=np.float64)
+    origin = box[..., None, :2]
+    return np.asarray(points, dtype=np.float64) * ((box[..., None, 2:] - origin) / input_size) + origin
+
+
 def denormalize(image_tensor: torch.Tensor) -> np.ndarray:
     """ImageNet-normalised (3,H,W) or (B,3,H,W) -> uint8 (H,W,3) or (B,H,W,3) for display."""
     image = image_tensor.detach().cpu().float()

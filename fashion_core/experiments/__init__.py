@@ -6,8 +6,6 @@ loss, known-label protocol and retrieval.
 """
 from fashion_core.experiments.quality import quality_checks
 from fashion_core.experiments.runs import (
-    ExperimentResults,
-    RunResult,
     build_variant,
     checkpoint_path,
     fashionai_scorer,
@@ -17,8 +15,10 @@ from fashion_core.experiments.runs import (
     train_and_score,
 )
 from fashion_core.experiments.store import (
+    ExperimentResults,
     MissingMetricsError,
     MissingPredictionsError,
+    RunResult,
     load_metrics,
     load_predictions,
     metrics_path,

@@ -30,7 +30,7 @@ from torch.utils.data import Dataset
 
 from fashion_core.engine.trainer import fit
 from fashion_core.experiments import runs, store
-from fashion_core.experiments.runs import ExperimentResults, RunResult
+from fashion_core.experiments.store import ExperimentResults, RunResult
 from fashion_core.experiments.variants import Settings, Variant
 from fashion_core.metrics import retrieval
 from fashion_core.metrics.baselines import baseline_metrics

@@ -9,13 +9,12 @@ A row's bars, where it has the metric and the baseline exists:
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-if TYPE_CHECKING:
-    from fashion_core.experiments.runs import ExperimentResults
+from fashion_core.experiments.store import ExperimentResults
 
 
 def _has(row: pd.Series, metric: str) -> bool:

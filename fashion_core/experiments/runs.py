@@ -11,52 +11,19 @@ import functools
 import hashlib
 import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import torch
 
 from fashion_core.engine.checkpoints import load_trained
 from fashion_core.engine.parallel import run_jobs
 from fashion_core.engine.trainer import fit
-from fashion_core.experiments.store import MissingMetricsError, load_metrics, metrics_path
+from fashion_core.experiments.store import ExperimentResults, MissingMetricsError, RunResult, load_metrics, metrics_path
 from fashion_core.experiments.variants import PRODUCERS, Settings, Variant
-from fashion_core.metrics.evaluation import Predictions, collect_predictions, fashionai_score, score
+from fashion_core.metrics.evaluation import collect_predictions, fashionai_score, score
 from fashion_core.models import build_model, loss_fn
 from fashion_core.paths import reports_dir
-
-
-@dataclass
-class RunResult:
-    variant: Variant
-    seed: int
-    metrics: dict[str, float]
-    history: pd.DataFrame
-    train_seconds: float
-    predictions: Predictions
-
-
-@dataclass
-class ExperimentResults:
-    runs: list[RunResult]
-
-    def per_seed(self) -> pd.DataFrame:
-        """One row per (variant, seed), one column per metric."""
-        rows = [{"variant": run.variant.key, "seed": run.seed, **run.metrics} for run in self.runs]
-        return pd.DataFrame(rows)
-
-    def histories(self) -> pd.DataFrame:
-        frames = [run.history.assign(variant=run.variant.name, seed=run.seed) for run in self.runs]
-        return pd.concat(frames, ignore_index=True)
-
-    def summary(self) -> pd.DataFrame:
-        """Mean and sample std over seeds per variant (rows) and metric (columns, 'metric' and 'metric_std')."""
-        per_seed = self.per_seed().drop(columns="seed")
-        grouped = per_seed.groupby("variant", sort=False)
-        mean, std = grouped.mean(), grouped.std(ddof=1)
-        return mean.join(std.add_suffix("_std"))
 
 
 def fashionai_scorer(annotations):

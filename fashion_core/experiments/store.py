@@ -1,4 +1,4 @@
-"""The results store: metrics JSON and saved test-split predictions under reports/<profile>/.
+"""The results store: one run's and one table's results, their metrics JSON and saved test-split predictions.
 
 The files are committed with the reports, so they are pure functions of code, data and seed.
 """
@@ -6,18 +6,48 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from fashion_core.experiments.variants import PRODUCERS, Settings
+from fashion_core.experiments.variants import PRODUCERS, Settings, Variant
 from fashion_core.io import atomic_path, write_json_atomic
 from fashion_core.metrics.evaluation import Predictions
 from fashion_core.paths import reports_dir
 
-if TYPE_CHECKING:
-    from fashion_core.experiments.runs import ExperimentResults
+
+@dataclass
+class RunResult:
+    variant: Variant
+    seed: int
+    metrics: dict[str, float]
+    history: pd.DataFrame
+    train_seconds: float
+    predictions: Predictions
+
+
+@dataclass
+class ExperimentResults:
+    runs: list[RunResult]
+
+    def per_seed(self) -> pd.DataFrame:
+        """One row per (variant, seed), one column per metric."""
+        rows = [{"variant": run.variant.key, "seed": run.seed, **run.metrics} for run in self.runs]
+        return pd.DataFrame(rows)
+
+    def histories(self) -> pd.DataFrame:
+        frames = [run.history.assign(variant=run.variant.name, seed=run.seed) for run in self.runs]
+        return pd.concat(frames, ignore_index=True)
+
+    def summary(self) -> pd.DataFrame:
+        """Mean and sample std over seeds per variant (rows) and metric (columns, 'metric' and 'metric_std')."""
+        per_seed = self.per_seed().drop(columns="seed")
+        grouped = per_seed.groupby("variant", sort=False)
+        mean, std = grouped.mean(), grouped.std(ddof=1)
+        return mean.join(std.add_suffix("_std"))
 
 
 def metrics_path(profile: str, paper: str) -> Path:

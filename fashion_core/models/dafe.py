@@ -22,8 +22,8 @@ X~ = U_t(X) + Y; ``cas=False`` drops CAS. Both off is the plain FPN-style decode
 
 Choices the paper does not state, made here:
 - CAS ends in a sigmoid. Eq. 4 prints U = C2 ReLU(C1 Z) without one, but the block is the
-  squeeze-and-excitation block it cites ([9], which gates with a sigmoid), the issue asks for
-  channel *weights*, and without a gate a from-scratch decoder starts by multiplying its
+  squeeze-and-excitation block it cites ([9], which gates with a sigmoid), the text calls its
+  output channel *weights*, and without a gate a from-scratch decoder starts by multiplying its
   features by near-zero random numbers.
 - Heatmap targets are Gaussians exp(-d^2 / (2 sigma^2)) with sigma = ``heatmap_sigma``
   heatmap cells (2 cells at 80 x 80, as in the SimpleBaseline/HRNet family), drawn for present

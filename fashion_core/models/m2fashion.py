@@ -16,7 +16,7 @@ i.e. h*w times the average of alpha * I (ASEN's sum pooling); "gmp" (the paper's
 "we adopt global max pooling on the feature map V_s") is h*w times the max over locations of
 alpha * I. The h*w factor makes both equal the plain average / max of I under uniform attention.
 
-Ablation switches, as the issue states them: ``asa=False`` replaces ASA by global pooling of I (max
+Ablation switches, as the paper's tables name them: ``asa=False`` replaces ASA by global pooling of I (max
 with pooling="gmp": the paper's "w/o ASA"); ``aca=False`` uses V_s as V_c ("w/o ACA"); ``pooling``
 gap|gmp (Table 2 bottom); ``tasks`` category|attribute|joint selects which classification losses
 count (Table 2 top). The attribute states are an input in every task setting.

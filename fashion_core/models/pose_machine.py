@@ -9,8 +9,7 @@ CPM's):
                        (512, then L + 1) -> belief maps c_1 for the L keypoints + background
     x' (stages >= 2):  one 3x3 conv (128) on the trunk, computed once and fed to every later
                        stage: the image-feature weights are shared across all stages t >= 2
-                       (Hu et al. Sec. 2.4 "share the weights ... across stages t > 2"; the
-                       issue: "image-feature weights shared for t > 2")
+                       (Hu et al. Sec. 2.4 "share the weights ... across stages t > 2")
     stage t >= 2, g_t(x', c_{t-1}): concat(x', c_{t-1}) -> five k x k convs (k = 7, 128), a 1x1
                        conv (128) and a 1x1 conv -> c_t (L + 1 maps). Five 7x7 convs on the
                        8x-downscaled maps give each stage a receptive field of 31 cells (248

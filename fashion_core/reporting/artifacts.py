@@ -16,6 +16,8 @@ from fashion_core.paths import reports_dir
 
 TABLES = "tables"
 FIGURES = "figures"
+# What a table prints where it has no number.
+MISSING = "–"
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -25,11 +27,37 @@ def _check_name(name: str) -> str:
     return name
 
 
+def format_mean_sd(mean: Any, sd: Any = None, digits: int = 4, percent: bool = False, missing: str | None = None,
+                   always_sd: bool = False) -> str:
+    """A mean and its sd over seeds as every report table prints them: '0.1234 ± 0.0056'.
+
+    sd None or NaN (one seed, a paper's number, a deterministic baseline) prints the mean alone,
+    unless `always_sd`, which prints the sd whatever it is (' ± nan' for one seed), for tables
+    whose cells all have the same form. `percent` multiplies mean and sd by 100 before printing.
+    `missing` is the text for a mean that is None or NaN; None prints such a mean as Python does
+    ('nan').
+    """
+    if missing is not None and (mean is None or (isinstance(mean, float) and math.isnan(mean))):
+        return missing
+    if percent:
+        mean = mean * 100.0
+        sd = None if sd is None else sd * 100.0
+    text = f"{mean:.{digits}f}"
+    if always_sd or (sd is not None and not math.isnan(sd)):
+        text += f" ± {sd:.{digits}f}"
+    return text
+
+
+def format_per_seed(values: Any, digits: int = 4) -> str:
+    """format_mean_sd of per-seed values: their mean and sample sd (ddof 1, NaN values skipped), no sd for one seed."""
+    series = pd.Series(values, dtype="float64")
+    return format_mean_sd(series.mean(), series.std(ddof=1), digits)
+
+
 def format_cell(value: Any, digits: int = 4) -> str:
+    """One table cell: a float rounded to `digits` (MISSING for NaN), anything else as str() prints it."""
     if isinstance(value, float):
-        if math.isnan(value):
-            return "–"
-        return f"{value:.{digits}f}"
+        return format_mean_sd(value, digits=digits, missing=MISSING)
     return str(value)
 
 

@@ -11,6 +11,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from fashion_core.experiments import metrics_path
+from fashion_core.io import write_json_atomic
+from fashion_core.reporting.artifacts import format_mean_sd, save_table
+
 VERDICT_RULE = (
     "A claim 'A is better than B' holds when the mean over seeds of A beats B in the claimed direction by more "
     "than 2 pooled standard deviations (pooled sd = sqrt((sd_A^2 + sd_B^2) / 2), per-seed sample sd); it does not "
@@ -105,7 +109,8 @@ def _liu2018_claims() -> list[Claim]:
 
 
 def _dafe_claims() -> list[Claim]:
-    """Issue 4's claims 1-3, on each benchmark DAFE is trained on (row keys as experiments.for_benchmark makes them)."""
+    """Chen et al. 2019: DAFE against its ablations, FashionNet and Liu & Lu, on each benchmark DAFE is trained on
+    (row keys as experiments.for_benchmark makes them)."""
     sources = {
         "fpn": "Chen et al. 2019, Sec. 1 and 3.1 (DAFE modules added to an FPN-style decoder 'strengthen the extracted "
                "features'; the paper prints no ablation table)",
@@ -135,7 +140,7 @@ def _dafe_claims() -> list[Claim]:
 
 
 def _fpm_claims() -> list[Claim]:
-    """Issue 4's claims 4 and 5 (Hu et al. 2018, FPM on FashionAI-format data)."""
+    """Hu et al. 2018: FPM against direct regression, and its last stage against its first (FashionAI-format data)."""
     fpm = ("fpm", "fpm")
     return [
         Claim("Hu et al. 2018 (FPM)", "FPM beats FashionNet-style direct regression on FashionAI NE",
@@ -149,7 +154,8 @@ def _fpm_claims() -> list[Claim]:
 
 
 def _m2fashion_claims() -> list[Claim]:
-    """Issue 5's five claims (Wan et al. 2022), each on the rows and metrics the paper compares."""
+    """Wan et al. 2022: modules, joint learning, pooling, known labels and retrieval, each on the rows and metrics
+    the paper compares."""
     paper = "Wan et al. 2022 (M2Fashion)"
     full = ("m2fashion", "m2fashion")
     sources = {
@@ -223,14 +229,29 @@ def evaluate_claims(claims: list[Claim], metrics_files: dict[str, dict]) -> list
     return results
 
 
-def claims_frame(claims: list[Claim], results: list[ClaimResult], dataset_label: str, profile: str):
-    """The claims table: claim, source, both rows' mean ± sd, seeds, dataset, profile, verdict."""
-    def cell(mean: float, std: float) -> str:
-        return f"{mean:.4f} ± {std:.4f}"
-
+def claims_frame(claims: list[Claim], results: list[ClaimResult], dataset_label: str,
+                 profile: str) -> pd.DataFrame:
+    """The claims table: claim, source, both rows' mean ± sd (sd 'nan' with one seed), seeds, dataset, profile,
+    verdict."""
     return pd.DataFrame([{
         "claim": claim.text, "source": claim.source, "metric": result.metric,
-        "A (claimed better)": f"{result.row_a}: {cell(result.mean_a, result.std_a)}",
-        "B": f"{result.row_b}: {cell(result.mean_b, result.std_b)}",
+        "A (claimed better)": f"{result.row_a}: {format_mean_sd(result.mean_a, result.std_a, always_sd=True)}",
+        "B": f"{result.row_b}: {format_mean_sd(result.mean_b, result.std_b, always_sd=True)}",
         "seeds": result.seeds, "dataset": dataset_label, "profile": profile, "verdict": result.verdict,
     } for claim, result in zip(claims, results)])
+
+
+def save_paper_claims(paper: str, metrics_files: dict[str, dict], profile: str) -> pd.DataFrame:
+    """Evaluate CLAIMS[paper] on `metrics_files` and save the verdicts; returns the claims table.
+
+    metrics_files: {metrics file: payload} holding every file the paper's claims read (Liu & Lu's
+    also read fashionnet). Writes tables/<paper>_claims.{csv,md} (claims_frame, with VERDICT_RULE
+    as the caption and the dataset of metrics_files[paper]) and metrics/<paper>_claims.json (one
+    ClaimResult.as_dict per claim) under reports/<profile>/.
+    """
+    paper_claims = CLAIMS[paper]
+    verdicts = evaluate_claims(paper_claims, metrics_files)
+    table = claims_frame(paper_claims, verdicts, metrics_files[paper]["dataset_label"], profile)
+    save_table(table, f"{paper}_claims", profile, caption=VERDICT_RULE)
+    write_json_atomic(metrics_path(profile, f"{paper}_claims"), [verdict.as_dict() for verdict in verdicts])
+    return table

@@ -40,7 +40,7 @@ class PaperTable:
     figures: tuple[str, ...] = ()  # stems under reports/<profile>/figures/
 
 
-# Every "Table N." caption in the papers' texts has a section (tests/test_index.py parses them).
+# Every "Table N." caption in the papers' texts has a section (tests/reporting/test_index.py parses them).
 # FashionNet's text is a blog summary and Liu & Lu's stops before its tables: neither prints a
 # table, but their results are reproduced and quoted by the other papers, so they get a section too.
 PAPER_TABLES: tuple[PaperTable, ...] = (

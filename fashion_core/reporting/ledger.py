@@ -10,7 +10,6 @@ metric) is missing is listed with the verdict "not run" and a note saying what t
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +17,12 @@ import pandas as pd
 
 from fashion_core.experiments.variants import BENCHMARK_SUFFIXES, PRODUCERS
 from fashion_core.paths import reports_dir
-from fashion_core.reporting.artifacts import save_table
+from fashion_core.reporting.artifacts import format_per_seed, save_table
 from fashion_core.reporting.claims import CLAIMS, DOES_NOT_HOLD, HOLDS, INCONCLUSIVE, VERDICT_RULE, Claim, compare
 from fashion_core.reporting.reference import reference_rows
 
 __all__ = ["VERDICT_RULE", "NOT_RUN", "NOT_PRINTED", "VERDICTS", "LEDGER_COLUMNS", "PAPER_ORDER", "LEDGER_TABLE",
-           "all_claims", "load_metrics_files", "claims_ledger", "verdict_counts", "save_ledger"]
+           "all_claims", "load_metrics_files", "row_benchmark", "claims_ledger", "verdict_counts", "save_ledger"]
 
 NOT_RUN = "not run"
 NOT_PRINTED = "not printed"
@@ -72,14 +71,12 @@ def _paper_number(reference: tuple[str, str] | None, metric: str) -> tuple[str, 
     return NOT_PRINTED, None
 
 
-def _mean_sd(values: list[float]) -> str:
-    series = pd.Series(values, dtype="float64")
-    std = float(series.std(ddof=1)) if len(series) > 1 else math.nan
-    return f"{series.mean():.4f}" + ("" if math.isnan(std) else f" ± {std:.4f}")
+def row_benchmark(payload: dict[str, Any], row_key: str | None) -> str:
+    """The benchmark format a row of a metrics file was trained on.
 
-
-def _benchmark(payload: dict[str, Any], row_key: str | None) -> str:
-    """The benchmark format a row was trained on: its key's suffix for multi-benchmark files (DAFE's)."""
+    Its key's suffix for files holding several benchmarks (DAFE's: dafe_deepfashion_c, dafe_fld),
+    otherwise the file's "benchmark"; "?" when the file names none.
+    """
     for benchmark, suffix in BENCHMARK_SUFFIXES.items():
         if row_key is not None and row_key.endswith(f"_{suffix}"):
             return benchmark
@@ -90,7 +87,7 @@ def _dataset_text(payloads: list[tuple[dict[str, Any], str | None]]) -> str:
     """'SynthFashion (DeepFashion-C format)' for (metrics payload, row key) pairs, distinct labels joined."""
     labels = []
     for payload, row_key in payloads:
-        label = f"{payload.get('dataset_label', '?')} ({_benchmark(payload, row_key)} format)"
+        label = f"{payload.get('dataset_label', '?')} ({row_benchmark(payload, row_key)} format)"
         if label not in labels:
             labels.append(label)
     return "; ".join(labels)
@@ -141,7 +138,7 @@ def claims_ledger(profile: str, metrics_files: dict[str, dict[str, Any]] | None 
         result = compare(claim.text, record["metric"], claim.better, row_a["name"], values_a, row_b["name"], values_b)
         profiles = "; ".join(dict.fromkeys(str(payload.get("profile", profile)) for payload in (payload_a, payload_b)))
         records.append({**record, "row A (claimed better)": row_a["name"], "row B": row_b["name"],
-                        "reproduced A": _mean_sd(values_a), "reproduced B": _mean_sd(values_b),
+                        "reproduced A": format_per_seed(values_a), "reproduced B": format_per_seed(values_b),
                         "seeds": result.seeds,
                         "dataset": _dataset_text([(payload_a, claim.row_a[1]), (payload_b, claim.row_b[1])]),
                         "profile": profiles, "verdict": result.verdict,

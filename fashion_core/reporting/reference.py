@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pandas as pd
-
 from fashion_core.data.vocab import LANDMARK_KEYS
 
 ATTRIBUTE_GROUPS = ("texture", "fabric", "shape", "part", "style", "all")
@@ -157,17 +155,3 @@ def reference_rows(method: str | None = None, dataset: str | None = None, metric
     if metric_prefix is not None:
         rows = [row for row in rows if any(key.startswith(metric_prefix) for key in row.metrics)]
     return rows
-
-
-def reference_frame(metric_prefix: str, dataset: str, methods: list[str] | None = None) -> pd.DataFrame:
-    """One row per paper method with the metrics starting with `metric_prefix`, plus the source column."""
-    rows = [row for row in reference_rows(dataset=dataset, metric_prefix=metric_prefix)
-            if methods is None or row.method in methods]
-    if methods is not None:
-        rows.sort(key=lambda row: methods.index(row.method))
-    frame = pd.DataFrame(
-        [{key: value for key, value in row.metrics.items() if key.startswith(metric_prefix)} for row in rows],
-        index=pd.Index([row.method for row in rows], name="method"),
-    )
-    frame["source"] = [row.source for row in rows]
-    return frame

@@ -67,7 +67,7 @@ def section(name: str) -> Iterator[None]:
     try:
         yield
     except MissingMetricsError as error:
-        # IPython only inside a kernel; the module also serves scripts.
+        # IPython is there only inside a kernel; the module also runs in plain scripts and tests.
         from IPython.display import display
 
         # Markdown in the notebook, the same words as plain text anywhere else.
@@ -152,16 +152,12 @@ def detection_rate_table(rates: pd.DataFrame, header_suffix: str,
         raise ValueError(f"no detection rates at thresholds {missing}: compute them with detection_rates(thresholds=...)")
     grouped = chosen.groupby(["method", "threshold"], sort=False)["rate"]
     summary = grouped.mean().to_frame("mean").join(grouped.std(ddof=1).rename("sd")).reset_index()
-    cells = {(row.method, round(row.threshold, 6)): _mean_sd(row.mean, row.sd) for row in summary.itertuples()}
+    cells = {(row.method, round(row.threshold, 6)): artifacts.format_mean_sd(row.mean, row.sd)
+             for row in summary.itertuples()}
     methods = list(dict.fromkeys(rates["method"]))
     return pd.DataFrame({f"rate at d ≤ {threshold:g} {header_suffix}":
                          [cells[(method, round(threshold, 6))] for method in methods] for threshold in thresholds},
                         index=pd.Index(methods, name="method"))
-
-
-def _mean_sd(mean: float, sd: float) -> str:
-    """'0.1234 ± 0.0056', or just the mean when there is no sd (one seed), as in fashion_core.reporting.tables."""
-    return f"{mean:.4f}" + ("" if np.isnan(sd) else f" ± {sd:.4f}")
 
 
 def plot_detection_rates(rates: pd.DataFrame, title: str, marks: Sequence[float] = TABLE_THRESHOLDS):

@@ -7,12 +7,12 @@ never be mistaken for a DeepFashion one.
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Sequence
 
 import pandas as pd
 
 from fashion_core.data.vocab import LANDMARK_KEYS, LANDMARK_TABLE_NAMES
+from fashion_core.reporting.artifacts import MISSING, format_mean_sd
 from fashion_core.reporting.reference import ATTRIBUTE_GROUPS, FASHIONAI_GROUP_KEYS, reference_rows
 
 LANDMARK_ROW_NAMES = (*LANDMARK_TABLE_NAMES, "Avg")
@@ -40,35 +40,27 @@ def reproduced_header(method: str, dataset_label: str, profile: str, seeds: int 
     return f"{method} [reproduced · {dataset_label} · profile {profile} · {seeds_text}]"
 
 
-def _cell(mean: float, std: float | None, percent: bool) -> str:
-    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
-        return "–"
-    scale, digits = (100.0, 2) if percent else (1.0, 4)
-    text = f"{mean * scale:.{digits}f}"
-    if std is not None and not math.isnan(std):
-        text += f" ± {std * scale:.{digits}f}"
-    return text
-
-
 def comparison_table(metrics: Sequence[str], row_names: Sequence[str], dataset: str,
                      paper_methods: Sequence[str], reproduced: Sequence[dict[str, Any]],
                      percent: bool = False) -> pd.DataFrame:
     """Paper columns (from fashion_core.reporting.reference) then reproduced columns.
 
     `reproduced` items: {"method", "dataset_label", "profile", "seeds", "mean": {metric: v}, "std": {metric: v}}.
+    Cells are mean ± sd with 4 decimals, or percentages with 2 when `percent`; MISSING where a column has no number.
     """
+    cell_format = {"digits": 2 if percent else 4, "percent": percent, "missing": MISSING}
     columns: dict[str, list[str]] = {}
     for method in paper_methods:
         rows = [row for row in reference_rows(method=method, dataset=dataset) if any(m in row.metrics for m in metrics)]
         merged: dict[str, float] = {}
         for row in rows:
             merged.update(row.metrics)
-        columns[paper_header(method, dataset)] = [_cell(merged.get(metric, float("nan")), None, percent)
-                                                  for metric in metrics]
+        columns[paper_header(method, dataset)] = [
+            format_mean_sd(merged.get(metric, float("nan")), None, **cell_format) for metric in metrics]
     for entry in reproduced:
         header = reproduced_header(entry["method"], entry["dataset_label"], entry["profile"], entry["seeds"])
-        columns[header] = [_cell(entry["mean"].get(metric, float("nan")), entry["std"].get(metric), percent)
-                           for metric in metrics]
+        columns[header] = [format_mean_sd(entry["mean"].get(metric, float("nan")), entry["std"].get(metric),
+                                          **cell_format) for metric in metrics]
     return pd.DataFrame(columns, index=pd.Index(list(row_names), name="metric"))
 
 

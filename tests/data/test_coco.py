@@ -13,12 +13,14 @@ from fashion_core.data.coco import (
     coco_to_deepfashion_visibility,
     deepfashion_landmarks_from_coco,
     deepfashion_to_coco_visibility,
+    main,
     read_coco_keypoints,
     write_coco_keypoints,
 )
-from fashion_core.data.vocab import LANDMARK_NAMES
+from fashion_core.data.datasets import transform_points
 from fashion_core.data.deepfashion import read_category_attribute, read_fld
 from fashion_core.data.errors import AnnotationError
+from fashion_core.data.vocab import LANDMARK_NAMES
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 REAL_FLD = SHARED / "real" / "coco_keypoints" / "fld" / "test_fld.json"
@@ -133,3 +135,36 @@ def test_wrong_keypoint_count_names_the_annotation(tmp_path):
     with pytest.raises(AnnotationError) as caught:
         read_coco_keypoints(path)
     assert "annotations[0] (id 7): 24 keypoint numbers" in str(caught.value) and "got 3" in str(caught.value)
+
+
+def test_command_line_exports_one_split_and_a_runs_predictions_back_in_image_pixels(tmp_path, capsys):
+    write_fld(tmp_path / "tree")
+    annotations = read_fld(tmp_path / "tree")
+    assert main(["export", str(tmp_path / "tree"), str(tmp_path / "gt.json"), "--format", "fld",
+                 "--split", "test"]) == 0
+    ground_truth = read_coco_keypoints(tmp_path / "gt.json")
+    test_rows = annotations.indices("test")
+    np.testing.assert_array_equal(ground_truth.image_ids, test_rows + 1)
+
+    # A perfect model: the truth mapped into the S x S crop, as a dataset feeds it to the model.
+    size = 64
+    boxes = annotations.bbox[test_rows]
+    crop_points = transform_points(annotations.landmarks[test_rows], boxes, size, False)
+    np.savez(tmp_path / "run.npz", index=test_rows.astype(np.int32), landmarks=crop_points,
+             input_size=np.asarray(size, dtype=np.int32))
+    assert main(["predictions", str(tmp_path / "run.npz"), str(tmp_path / "tree"), str(tmp_path / "pred.json"),
+                 "--format", "fld"]) == 0
+    results = json.loads((tmp_path / "pred.json").read_text())
+    assert [record["image_id"] for record in results] == (test_rows + 1).tolist()
+    predicted = np.array([record["keypoints"] for record in results]).reshape(len(results), 8, 3)[..., :2]
+    visible = annotations.landmark_visibility[test_rows] == 0
+    np.testing.assert_allclose(predicted[visible], annotations.landmarks[test_rows][visible], atol=1e-3)
+    assert "image ids as in `export" in capsys.readouterr().out
+
+
+def test_command_line_names_a_predictions_file_without_the_arrays_it_needs(tmp_path):
+    write_fld(tmp_path / "tree")
+    np.savez(tmp_path / "bad.npz", landmarks=np.zeros((1, 8, 2)))
+    with pytest.raises(AnnotationError, match="bad.npz.*index, landmarks, input_size"):
+        main(["predictions", str(tmp_path / "bad.npz"), str(tmp_path / "tree"), str(tmp_path / "out.json"),
+              "--format", "fld"])

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fashion_core.data.synthfashion import garments as G
+from fashion_core.data.synthfashion import catalogue
 from fashion_core.data.synthfashion import writer as S
 
 FAI_COLUMNS = [
@@ -310,8 +310,8 @@ def test_categories_and_attributes_coverage():
     samples = S.plan(400, 0, 0, seed=0)
     cats = Counter(s.item.category for s in samples)
     assert len(cats) >= 12
-    assert {G.CATEGORY_INFO[c][1] for c in cats} == {1, 2, 3}
-    types = {G.ATTRIBUTE_TYPES[a] for s in samples for a in s.item.attrs}
+    assert {catalogue.CATEGORY_INFO[c][1] for c in cats} == {1, 2, 3}
+    types = {catalogue.ATTRIBUTE_TYPES[a] for s in samples for a in s.item.attrs}
     assert types == {1, 2, 3, 4, 5}
     positives = [len(s.item.attrs) for s in samples]
     assert 4 <= np.mean(positives) <= 8 and min(positives) >= 2

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from fashion_core.data.vocab import LANDMARK_KEYS
-from fashion_core.reporting.reference import reference_frame, REFERENCE_ROWS
+from fashion_core.reporting.reference import REFERENCE_ROWS, reference_rows
 
 
 @pytest.mark.parametrize("row", [row for row in REFERENCE_ROWS if "ne_avg" in row.metrics and
@@ -27,7 +27,8 @@ def test_every_row_cites_a_table_and_stays_in_range(row):
             assert value <= row.metrics[key.replace("_top3", "_top5")], key
 
 
-def test_reference_frame_keeps_the_requested_order():
-    frame = reference_frame("category_", "DeepFashion-C", ["Liu & Lu 2018", "FashionNet"])
-    assert list(frame.index) == ["Liu & Lu 2018", "FashionNet"]
-    assert frame.loc["FashionNet", "category_top3"] == pytest.approx(0.8258)
+def test_reference_rows_filter_by_method_dataset_and_metric_prefix():
+    rows = reference_rows(method="FashionNet", dataset="DeepFashion-C", metric_prefix="category_")
+    assert len(rows) == 1 and rows[0].metrics["category_top3"] == pytest.approx(0.8258)
+    assert {row.dataset for row in reference_rows(method="FashionNet")} == {"DeepFashion-C", "FLD", "FashionAI"}
+    assert all(any(key.startswith("map_") for key in row.metrics) for row in reference_rows(metric_prefix="map_"))

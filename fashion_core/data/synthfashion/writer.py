@@ -56,7 +56,12 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from fashion_core.data.synthfashion import garments as G
+from fashion_core.data.synthfashion.catalogue import (
+    ATTRIBUTE_NAMES, ATTRIBUTE_TYPES, CATEGORIES, CATEGORY_INFO, CATEGORY_NAMES, DF_SLOTS_BY_TYPE, FASHIONAI_SETS,
+    ItemSpec, name_candidates, sample_item)
+from fashion_core.data.synthfashion.primitives import affine_apply, affine_compose
+from fashion_core.data.synthfashion.raster import render
+from fashion_core.data.synthfashion.scene import Scene, sample_scene, variation_type
 from fashion_core.data.vocab import ATTRIBUTE_TYPE_NAMES, FASHIONAI_KEYPOINTS
 
 GENERATOR_VERSION = "synthfashion-1.0"
@@ -106,7 +111,7 @@ class SynthKnobs:
 class Sample:
     index: int          # global 0-based image index (train, then val, then test)
     split: str
-    item: G.ItemSpec
+    item: ItemSpec
     number: int         # 1-based photo number within the item
 
     @property
@@ -129,10 +134,10 @@ def plan(n_train: int, n_val: int, n_test: int, seed: int) -> list[Sample]:
         while remaining > 0:
             k = min(remaining, int(rng.integers(2, 7)))
             irng = np.random.default_rng([seed, 1, item_no])
-            item = G.sample_item(irng)
-            name = next((c for c in G.name_candidates(item, irng) if c not in used), None)
+            item = sample_item(irng)
+            name = next((c for c in name_candidates(item, irng) if c not in used), None)
             if name is None:
-                base = G.name_candidates(item, irng)[0]
+                base = name_candidates(item, irng)[0]
                 name = next(f"{base}_{j}" for j in range(2, 10 ** 9) if f"{base}_{j}" not in used)
             used.add(name)
             item = replace(item, name=name)
@@ -172,15 +177,15 @@ def _jpeg(arr: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def _view_annotations(scene: G.Scene, view: np.ndarray, w: int, h: int, rng, debug: bool):
-    img, gmask, omask = G.render(scene, view, w, h, rng)
-    M = G.affine_compose(view, scene.T)
-    slots = G.DF_SLOTS_BY_TYPE[scene.item.ctype]
-    lms = [_visibility(G.affine_apply(M, scene.geom.df[i]), w, h, omask) for i in slots]
+def _view_annotations(scene: Scene, view: np.ndarray, w: int, h: int, rng, debug: bool):
+    img, gmask, omask = render(scene, view, w, h, rng)
+    M = affine_compose(view, scene.T)
+    slots = DF_SLOTS_BY_TYPE[scene.item.ctype]
+    lms = [_visibility(affine_apply(M, scene.geom.df[i]), w, h, omask) for i in slots]
     out = {"bbox": _bbox(gmask), "landmarks": lms, "size": (w, h)}
     if debug:
         out.update(image=img, garment_mask=gmask, occluder_mask=omask, M=M,
-                   points={k: G.affine_apply(M, p) for k, p in scene.geom.points.items()})
+                   points={k: affine_apply(M, p) for k, p in scene.geom.points.items()})
     return img, out, omask
 
 
@@ -190,7 +195,7 @@ def render_sample(sample: Sample, size: int, seed: int, knobs: SynthKnobs, forma
     With debug=True the record also holds the pre-JPEG images and the garment/occluder masks.
     """
     item, k = sample.item, sample.index
-    scene = G.sample_scene(item, np.random.default_rng([seed, 2, k]), size,
+    scene = sample_scene(item, np.random.default_rng([seed, 2, k]), size,
                            occlusion_rate=knobs.occlusion_rate, truncation_rate=knobs.truncation_rate,
                            clutter=knobs.clutter, pose_range=knobs.pose_range, scale_range=knobs.scale_range,
                            texture_contrast=knobs.texture_contrast)
@@ -208,22 +213,22 @@ def render_sample(sample: Sample, size: int, seed: int, knobs: SynthKnobs, forma
             files["deepfashion_c/" + sample.df_name] = data
         if "fashionai" in formats and item.fashionai is not None:
             fid = fashionai_id(seed, k)
-            M = G.affine_compose(IDENTITY, scene.T)
+            M = affine_compose(IDENTITY, scene.T)
             cells = []
-            wanted = G.FASHIONAI_SETS[item.fashionai]
+            wanted = FASHIONAI_SETS[item.fashionai]
             for name in FASHIONAI_KEYPOINTS:
                 p = scene.geom.points.get(name)
                 if name not in wanted or p is None:
                     cells.append("-1_-1_-1")
                     continue
-                v, x, y = _visibility(G.affine_apply(M, p), scene.width, scene.height, omask)
+                v, x, y = _visibility(affine_apply(M, p), scene.width, scene.height, omask)
                 cells.append("-1_-1_-1" if v == 2 else f"{x}_{y}_{0 if v == 1 else 1}")
             path = f"Images/{item.fashionai}/{fid}.jpg"
             rec["fai"] = {"image_id": path, "category": item.fashionai, "cells": cells}
             files["fashionai/" + path] = data
     if "fld" in formats or debug:
         img, fld, _ = _view_annotations(scene, scene.fld_view, size, size, np.random.default_rng([seed, 4, k]), debug)
-        fld["variation_type"] = G.variation_type(scene)
+        fld["variation_type"] = variation_type(scene)
         rec["fld"] = fld
         files["fld/" + sample.fld_name] = _jpeg(img)
     if debug:
@@ -272,19 +277,19 @@ def _landmark_columns(extra: list[str]) -> list[str]:
 
 def _write_deepfashion_c(root: Path, records: list[dict]) -> None:
     anno = root / "Anno"
-    cats = sorted(G.CATEGORIES, key=lambda c: (c[1], c[0]))
+    cats = sorted(CATEGORIES, key=lambda c: (c[1], c[0]))
     label = {c[0]: i + 1 for i, c in enumerate(cats)}
     _write_list(anno / "list_category_cloth.txt", ["category_name", "category_type"],
                 [f"{c[0]:<15}{c[1]}" for c in cats])
     _write_list(anno / "list_attr_cloth.txt", ["attribute_name", "attribute_type"],
-                [f"{a:<29}{G.ATTRIBUTE_TYPES[a]}" for a in G.ATTRIBUTE_NAMES])
+                [f"{a:<29}{ATTRIBUTE_TYPES[a]}" for a in ATTRIBUTE_NAMES])
     _write_list(anno / "list_category_img.txt", ["image_name", "category_label"],
                 [_name(r["df_name"], DF_NAME_WIDTH) + f"{label[r['category']]:>2}" for r in records])
     attr_rows = []
     for r in records:
         pos = set(r["attrs"])
         attr_rows.append(_name(r["df_name"], DF_NAME_WIDTH) + " ".join("%2d" % (1 if a in pos else -1)
-                                                                        for a in G.ATTRIBUTE_NAMES))
+                                                                        for a in ATTRIBUTE_NAMES))
     _write_list(anno / "list_attr_img.txt", ["image_name", "attribute_labels"], attr_rows)
     _write_list(anno / "list_bbox.txt", ["image_name", "x_1", "y_1", "x_2", "y_2"],
                 [_name(r["df_name"], DF_NAME_WIDTH) + " ".join(f"{v:>4}" for v in r["df"]["bbox"]) for r in records])
@@ -321,10 +326,10 @@ def _arguments(n_train, n_val, n_test, size, seed, knobs: SynthKnobs, formats) -
 
 def _manifest(args: dict, records: list[dict], samples: list[Sample]) -> dict:
     counts: dict = {"images": {s: 0 for s in SPLITS}, "items": {s: 0 for s in SPLITS},
-                    "categories": {c: {s: 0 for s in SPLITS} for c in G.CATEGORY_NAMES},
-                    "attributes": {a: {s: 0 for s in SPLITS} for a in G.ATTRIBUTE_NAMES},
-                    "attribute_types": {ATTRIBUTE_TYPE_NAMES[t]: sum(1 for a in G.ATTRIBUTE_NAMES
-                                                                        if G.ATTRIBUTE_TYPES[a] == t) for t in range(1, 6)}}
+                    "categories": {c: {s: 0 for s in SPLITS} for c in CATEGORY_NAMES},
+                    "attributes": {a: {s: 0 for s in SPLITS} for a in ATTRIBUTE_NAMES},
+                    "attribute_types": {ATTRIBUTE_TYPE_NAMES[t]: sum(1 for a in ATTRIBUTE_NAMES
+                                                                        if ATTRIBUTE_TYPES[a] == t) for t in range(1, 6)}}
     items_seen = {s: set() for s in SPLITS}
     for smp in samples:
         items_seen[smp.split].add(smp.item.name)
@@ -346,7 +351,7 @@ def _manifest(args: dict, records: list[dict], samples: list[Sample]) -> dict:
             variation[str(r["fld"]["variation_type"])] += 1
         if "fai" in r:
             fai_count[r["split"]] += 1
-        elif G.CATEGORY_INFO[r["category"]][2] is None:
+        elif CATEGORY_INFO[r["category"]][2] is None:
             fai_excluded[r["category"]] += 1
     pos = [len(r["attrs"]) for r in records]
     formats = {}
@@ -361,7 +366,7 @@ def _manifest(args: dict, records: list[dict], samples: list[Sample]) -> dict:
             "root": "fashionai", "images": fai_count, "excluded": dict(sorted(fai_excluded.items())),
             "excluded_reason": "Jumpsuit and Romper are full-body garments for which FashionAI has no category "
                                "(blouse, outwear, dress, skirt, trousers); they appear only in DeepFashion-C and FLD.",
-            "category_map": {c[0]: c[2] for c in G.CATEGORIES}}
+            "category_map": {c[0]: c[2] for c in CATEGORIES}}
     return {
         "generator": "SynthFashion", "version": GENERATOR_VERSION, "note": NOTE, "arguments": args,
         "not_recorded": "workers and progress only change speed and output to the terminal, never a byte on disk",
@@ -372,8 +377,8 @@ def _manifest(args: dict, records: list[dict], samples: list[Sample]) -> dict:
         "positives_per_image": {"min": min(pos, default=0), "max": max(pos, default=0),
                                 "mean": round(float(np.mean(pos)) if pos else 0.0, 4)},
         "formats": formats,
-        "categories": [{"name": c[0], "type": c[1], "fashionai": c[2]} for c in sorted(G.CATEGORIES, key=lambda c: (c[1], c[0]))],
-        "attributes": [{"name": a, "type": G.ATTRIBUTE_TYPES[a]} for a in G.ATTRIBUTE_NAMES],
+        "categories": [{"name": c[0], "type": c[1], "fashionai": c[2]} for c in sorted(CATEGORIES, key=lambda c: (c[1], c[0]))],
+        "attributes": [{"name": a, "type": ATTRIBUTE_TYPES[a]} for a in ATTRIBUTE_NAMES],
         "conventions": {
             "left_right": "left = the wearer's left; garments face the camera, so left appears on the image's right",
             "deepfashion_landmarks": "8 slots [L collar, R collar, L sleeve, R sleeve, L waistline, R waistline, L hem, R hem]; "
@@ -478,7 +483,7 @@ def generate(out_dir, n_train: int, n_val: int, n_test: int, size: int = 160, se
         if "fld" in formats:
             (tmp / "fld" / "img").mkdir(parents=True, exist_ok=True)
         if "fashionai" in formats:
-            for cat in sorted({c[2] for c in G.CATEGORIES if c[2]}):
+            for cat in sorted({c[2] for c in CATEGORIES if c[2]}):
                 (tmp / "fashionai" / "Images" / cat).mkdir(parents=True, exist_ok=True)
         chunk = 16
         tasks = [(str(tmp), int(size), int(seed), knobs, formats, samples[i:i + chunk])
