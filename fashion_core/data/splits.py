@@ -4,6 +4,7 @@ Training flips (left/right-aware); validation and test never transform randomly.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,60 +12,43 @@ from fashion_core.data.datasets import CategoryAttributeDataset, FashionAIDatase
 from fashion_core.data.deepfashion import read_category_attribute, read_fld
 from fashion_core.data.fashionai import read_fashionai
 
+SPLITS = ("train", "val", "test")
+
 
 @dataclass
-class DeepFashionData:
-    annotations: Any
+class SplitDatasets:
+    """A tree's annotations and its three split datasets."""
+
+    annotations: Any  # DeepFashion-C / FLD annotations; for FashionAI, split -> annotations (one CSV per split)
     train: Any
     val: Any
     test: Any
 
 
-def load_deepfashion_c(root, input_size: int, cache_images: bool = True) -> DeepFashionData:
-    """Read a DeepFashion-C tree (real or SynthFashion) and build the three split datasets.
+def _split_datasets(annotations: Any, dataset: Callable[[str, bool], Any]) -> SplitDatasets:
+    """dataset(split, flip) for each split; only the training split flips."""
+    return SplitDatasets(annotations, *(dataset(split, split == "train") for split in SPLITS))
 
-    Training flips (the left/right-aware flip); validation and test never transform randomly.
-    """
+
+def load_deepfashion_c(root, input_size: int, cache_images: bool = True) -> SplitDatasets:
+    """Read a DeepFashion-C tree (real or SynthFashion) and build the three split datasets."""
     annotations = read_category_attribute(root)
-    return DeepFashionData(
-        annotations,
-        CategoryAttributeDataset(annotations, "train", input_size, flip=True, cache_images=cache_images),
-        CategoryAttributeDataset(annotations, "val", input_size, cache_images=cache_images),
-        CategoryAttributeDataset(annotations, "test", input_size, cache_images=cache_images),
-    )
+    return _split_datasets(annotations, lambda split, flip: CategoryAttributeDataset(
+        annotations, split, input_size, flip=flip, cache_images=cache_images))
 
 
-@dataclass
-class FashionAIData:
-    annotations: dict[str, Any]  # split -> FashionAIAnnotations (one CSV per split)
-    train: Any
-    val: Any
-    test: Any
-
-
-def load_fashionai(root, input_size: int, cache_images: bool = True) -> FashionAIData:
-    """Read a FashionAI tree (real or SynthFashion: Annotations/{train,val,test}.csv) and build the split datasets.
-
-    Training flips (left/right keypoints swap); validation and test never transform randomly.
-    """
-    annotations = {split: read_fashionai(root, split) for split in ("train", "val", "test")}
-    return FashionAIData(
-        annotations,
-        FashionAIDataset(annotations["train"], input_size, flip=True, cache_images=cache_images),
-        FashionAIDataset(annotations["val"], input_size, cache_images=cache_images),
-        FashionAIDataset(annotations["test"], input_size, cache_images=cache_images),
-    )
-
-
-def load_fld(root, input_size: int, cache_images: bool = True) -> DeepFashionData:
-    """Read an FLD tree (real or SynthFashion) and build the three split datasets, like load_deepfashion_c.
+def load_fld(root, input_size: int, cache_images: bool = True) -> SplitDatasets:
+    """Read an FLD tree (real or SynthFashion) and build the three split datasets.
 
     FLD has landmarks only: samples carry category -1 and no attributes.
     """
     annotations = read_fld(root)
-    return DeepFashionData(
-        annotations,
-        LandmarkDataset(annotations, "train", input_size, flip=True, cache_images=cache_images),
-        LandmarkDataset(annotations, "val", input_size, cache_images=cache_images),
-        LandmarkDataset(annotations, "test", input_size, cache_images=cache_images),
-    )
+    return _split_datasets(annotations, lambda split, flip: LandmarkDataset(
+        annotations, split, input_size, flip=flip, cache_images=cache_images))
+
+
+def load_fashionai(root, input_size: int, cache_images: bool = True) -> SplitDatasets:
+    """Read a FashionAI tree (real or SynthFashion: Annotations/{train,val,test}.csv) and build the split datasets."""
+    annotations = {split: read_fashionai(root, split) for split in SPLITS}
+    return _split_datasets(annotations, lambda split, flip: FashionAIDataset(
+        annotations[split], input_size, flip=flip, cache_images=cache_images))

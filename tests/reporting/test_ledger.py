@@ -121,6 +121,14 @@ def test_metrics_directory_reading_skips_claims_lists(tmp_path):
         ledger.load_metrics_files("any", tmp_path)
 
 
+def test_row_benchmark_reads_the_key_suffix_of_multi_benchmark_files():
+    dafe = {"benchmark": "DeepFashion-C and FLD"}
+    assert ledger.row_benchmark(dafe, "dafe_fld") == "FLD"
+    assert ledger.row_benchmark(dafe, "dafe_no_sau_deepfashion_c") == "DeepFashion-C"
+    assert ledger.row_benchmark({"benchmark": "FashionAI"}, "fpm_regression") == "FashionAI"
+    assert ledger.row_benchmark({}, None) == "?"
+
+
 def test_verdict_counts_add_up():
     files = _fixture_files()
     del files["dafe"]

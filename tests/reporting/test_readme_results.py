@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_readme_block_matches_the_committed_default_reports(monkeypatch):
     monkeypatch.delenv("FASHION_WORKBOOK_ROOT", raising=False)
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    assert readme_results.current_block(readme) == readme_results.results_markdown("default"), (
+    assert readme_results.replace_block(readme, readme_results.results_markdown("default")) == readme, (
         "README.md's Results block is stale: run python -m fashion_core.readme_results")
     # The block sits in the Results section, right after the two commands.
     assert readme.index("## The two commands") < readme.index("## Results") < readme.index(RESULTS_BEGIN)
@@ -91,7 +91,7 @@ def test_check_and_regenerate_a_readme(fixture_root, capsys):
     assert readme_cli.main(["--profile", "fixture", "--readme", str(readme)]) == 0
     text = readme.read_text(encoding="utf-8")
     assert "old numbers" not in text and text.endswith(f"{RESULTS_END}\n\n## Layout\n")
-    assert readme_results.current_block(text) == readme_results.results_markdown("fixture")
+    assert readme_results.replace_block(text, readme_results.results_markdown("fixture")) == text
     assert readme_cli.main(["--profile", "fixture", "--readme", str(readme), "--check"]) == 0
 
 
