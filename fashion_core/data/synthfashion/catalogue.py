@@ -1,5 +1,6 @@
 """The SynthFashion garment catalogue: categories, attributes, keypoint sets and the item sampler.
 
+18 categories from the DeepFashion-C vocabulary and 67 attributes of the five DeepFashion types.
 An item (ItemSpec) is one product: its category, design choices and colours, fixed for all its
 photos.  sample_item draws one from per-category design tables; item_attributes derives its
 positive attributes and name_candidates its DeepFashion-style names.
@@ -37,8 +38,8 @@ CATEGORIES: list[tuple[str, int, str | None, str, float]] = [
     ("Kimono", 3, "outwear", "kimono", 2.5),
     ("Romper", 3, None, "jumpsuit", 3.5),
 ]
-CATEGORY_NAMES = [c[0] for c in CATEGORIES]
-CATEGORY_INFO = {c[0]: c for c in CATEGORIES}
+CATEGORY_NAMES = [category[0] for category in CATEGORIES]
+CATEGORY_INFO = {category[0]: category for category in CATEGORIES}
 
 # Attribute types: 1 texture (fill pattern), 2 fabric (grain / finish), 3 shape (silhouette,
 # lengths, fit), 4 part (sleeves, neckline, closures, pockets, waist details), 5 style
@@ -133,15 +134,15 @@ class ItemSpec:
 
 
 def weighted_choice(rng: np.random.Generator, table: dict) -> str:
+    """One key of `table`, drawn with probability proportional to its weight (one uniform draw)."""
     keys = list(table)
-    r = rng.random() * sum(table.values())
-    acc = 0.0
-    for k in keys:
-        acc += table[k]
-        if r < acc:
-            return k
+    threshold = rng.random() * sum(table.values())
+    cumulative = 0.0
+    for key in keys:
+        cumulative += table[key]
+        if threshold < cumulative:
+            return key
     return keys[-1]
-
 
 
 # Category design tables: each entry is a weighted choice; missing keys keep the default.
@@ -197,7 +198,8 @@ _DESIGN: dict[str, dict[str, dict]] = {
     "Skirt": dict(skirt_len={"mini": 35, "knee": 30, "midi": 20, "maxi": 15},
                   skirt_shape={"a-line": 45, "pencil": 30, "pleated": 25}, belt={True: 15, False: 85},
                   pockets={"slash": 12, "none": 88}, ruffle={True: 10, False: 90}, closure={"none": 90, "buttons": 10},
-                  fabric={"cotton": 30, "denim": 15, "faux leather": 10, "lace": 10, "chiffon": 15, "satin": 10, "knit": 10},
+                  fabric={"cotton": 30, "denim": 15, "faux leather": 10, "lace": 10, "chiffon": 15, "satin": 10,
+                          "knit": 10},
                   waist={"mid": 6, "high": 4}),
     "Jeans": dict(leg_len={"full": 80, "cropped": 20}, fit={"skinny": 40, "straight": 35, "flared": 15, "wide": 10},
                   fabric={"denim": 93, "cotton": 7}, pockets={"jeans": 1}, belt={True: 15, False: 85},
@@ -218,9 +220,11 @@ _DESIGN: dict[str, dict[str, dict]] = {
                   closure={"none": 88, "buttons": 12}, ruffle={True: 15, False: 85}, bow={True: 10, False: 90},
                   fabric={"chiffon": 20, "lace": 15, "cotton": 30, "satin": 12, "knit": 13, "denim": 5, "sequin": 5},
                   texture={**_TEXTURES, "floral": 20}),
-    "Jumpsuit": dict(sleeve={"none": 50, "short": 30, "long": 20}, neckline={"v": 40, "crew": 20, "scoop": 20, "collar": 10, "off": 10},
+    "Jumpsuit": dict(sleeve={"none": 50, "short": 30, "long": 20},
+                     neckline={"v": 40, "crew": 20, "scoop": 20, "collar": 10, "off": 10},
                      leg_len={"full": 70, "cropped": 30}, fit={"wide": 50, "straight": 35, "skinny": 15},
-                     belt={True: 50, False: 50}, pockets={"slash": 30, "none": 70}, closure={"none": 70, "buttons": 20, "zip": 10},
+                     belt={True: 50, False: 50}, pockets={"slash": 30, "none": 70},
+                     closure={"none": 70, "buttons": 20, "zip": 10},
                      fabric={"cotton": 40, "denim": 20, "chiffon": 15, "satin": 10, "knit": 15}),
     "Romper": dict(sleeve={"none": 50, "short": 35, "elbow": 10, "long": 5}, leg_len={"shorts": 1},
                    fit={"wide": 6, "straight": 4}, belt={True: 35, False: 65}, ruffle={True: 15, False: 85},
@@ -235,49 +239,21 @@ _DESIGN: dict[str, dict[str, dict]] = {
 _PALETTES = {"plain": 42, "dark": 14, "pastel": 13, "monochrome": 12, "earth tone": 11, "neon": 5}
 
 
+# The design fields drawn from a category's table, in drawing order.
+_DESIGN_FIELDS = ("sleeve", "sleeve_shape", "neckline", "open_front", "closure", "top_len", "skirt_len", "leg_len",
+                  "fit", "skirt_shape", "top_fit", "pockets", "belt", "drawstring", "cuffs", "hem_band", "ruffle",
+                  "bow", "waist", "fabric", "sporty", "colorblock", "motif")
+
+
 def sample_item(rng: np.random.Generator) -> ItemSpec:
     """Draw one product (category, design, colours) from the item's own random stream."""
-    cat = weighted_choice(rng, {c[0]: c[4] for c in CATEGORIES})
-    _, ctype, fai, kind, _ = CATEGORY_INFO[cat]
-    table = _DESIGN[cat]
-    d: dict = {}
-    for key in ("sleeve", "sleeve_shape", "neckline", "open_front", "closure", "top_len", "skirt_len", "leg_len",
-                "fit", "skirt_shape", "top_fit", "pockets", "belt", "drawstring", "cuffs", "hem_band", "ruffle",
-                "bow", "waist", "fabric", "sporty", "colorblock", "motif"):
-        if key in table:
-            d[key] = weighted_choice(rng, table[key])
-    has_top = kind in ("upper", "dress", "jumpsuit", "kimono")
-    if "motif" not in d and has_top:
-        d["motif"] = weighted_choice(rng, {"none": 90, "star": 3, "heart": 3, "graphic": 4})
-    elif "motif" not in d:
-        d["motif"] = weighted_choice(rng, {"none": 94, "star": 3, "heart": 3})
-    if "colorblock" not in d:
-        d["colorblock"] = rng.random() < 0.05
-    if "sporty" not in d:
-        d["sporty"] = rng.random() < 0.03
-    if "top_fit" not in d and kind == "upper":
-        d["top_fit"] = weighted_choice(rng, {"regular": 6, "fitted": 2, "boxy": 2})
-    if d.get("sleeve") in (None, "none") and d.get("sleeve_shape") in ("bell", "puff"):
-        d["sleeve_shape"] = "straight"
-    if d.get("open_front") and d.get("closure") == "buttons" and cat == "Hoodie":
-        d["closure"] = "zip"
-    if cat == "Hoodie" and d.get("open_front"):
-        d["closure"] = "zip"
-        if d.get("pockets") == "kangaroo":
-            d["pockets"] = "patch"
-    if d.get("neckline") == "hood" and cat == "Jacket":
-        d["drawstring"] = rng.random() < 0.5
-    if kind in ("dress", "jumpsuit", "kimono") and d.get("neckline") == "off":
-        d["sleeve"] = "short" if d.get("sleeve") == "none" else d["sleeve"]
-    fabric = d.get("fabric", "cotton")
-    if fabric in ("denim", "faux leather", "sequin", "quilted"):
-        texture = weighted_choice(rng, {"solid": 92, "striped": 4, "camo": 2, "leopard": 2})
-    elif fabric == "lace":
-        texture = weighted_choice(rng, {"solid": 85, "floral": 15})
-    else:
-        texture = weighted_choice(rng, table.get("texture", _TEXTURES))
-    d["texture"] = texture
-    d["distressed"] = fabric == "denim" and kind in ("trousers", "skirt") and rng.random() < 0.3
+    category = weighted_choice(rng, {name: frequency for name, _, _, _, frequency in CATEGORIES})
+    _, ctype, fashionai, kind, _ = CATEGORY_INFO[category]
+    table = _DESIGN[category]
+    design = _sample_design(rng, category, kind, table)
+    fabric = design.get("fabric", "cotton")
+    design["texture"] = _sample_texture(rng, fabric, table)
+    design["distressed"] = fabric == "denim" and kind in ("trousers", "skirt") and rng.random() < 0.3
     if fabric == "denim":
         palette = weighted_choice(rng, {"denim": 80, "dark": 12, "monochrome": 8})
     elif fabric == "faux leather":
@@ -286,64 +262,102 @@ def sample_item(rng: np.random.Generator) -> ItemSpec:
         palette = weighted_choice(rng, _PALETTES)
     base = palette_colour(rng, palette)
     accent = accent_colour(rng, palette, base)
-    trim = tuple(int(c * 0.45) for c in base) if sum(base) > 150 else (200, 200, 195)
-    if d.get("closure") == "buttons" or d.get("sporty") or d.get("belt"):
+    trim = tuple(int(channel * 0.45) for channel in base) if sum(base) > 150 else (200, 200, 195)
+    if design.get("closure") == "buttons" or design.get("sporty") or design.get("belt"):
         if rng.random() < 0.5:
             trim = hsv_colour(rng.uniform(0, 1), rng.uniform(0.0, 0.8), rng.uniform(0.1, 0.95))
     angle = 0.0 if rng.random() < 0.7 else (math.pi / 2 if rng.random() < 0.6 else math.pi / 4)
     spec = ItemSpec(
-        name="", category=cat, ctype=ctype, fashionai=fai, kind=kind, palette=palette,
+        name="", category=category, ctype=ctype, fashionai=fashionai, kind=kind, palette=palette,
         base=base, accent=accent, trim=trim, tex_period=float(rng.uniform(0.09, 0.16)), tex_angle=angle,
         tex_phase=(float(rng.uniform(0, 1)), float(rng.uniform(0, 1))),
-        tex_strength=float(rng.uniform(0.75, 1.0)), fab_phase=float(rng.uniform(0, 1)), **d)
-    return _with_attrs(spec)
-
-
-def _with_attrs(spec: ItemSpec) -> ItemSpec:
+        tex_strength=float(rng.uniform(0.75, 1.0)), fab_phase=float(rng.uniform(0, 1)), **design)
     return replace(spec, attrs=tuple(sorted(item_attributes(spec))))
 
 
-def item_attributes(s: ItemSpec) -> set[str]:
+def _sample_design(rng: np.random.Generator, category: str, kind: str, table: dict) -> dict:
+    """The design fields of the category's table, the generic ones it leaves out, then consistency fixes."""
+    design: dict = {}
+    for key in _DESIGN_FIELDS:
+        if key in table:
+            design[key] = weighted_choice(rng, table[key])
+    has_top = kind in ("upper", "dress", "jumpsuit", "kimono")
+    if "motif" not in design and has_top:
+        design["motif"] = weighted_choice(rng, {"none": 90, "star": 3, "heart": 3, "graphic": 4})
+    elif "motif" not in design:
+        design["motif"] = weighted_choice(rng, {"none": 94, "star": 3, "heart": 3})
+    if "colorblock" not in design:
+        design["colorblock"] = rng.random() < 0.05
+    if "sporty" not in design:
+        design["sporty"] = rng.random() < 0.03
+    if "top_fit" not in design and kind == "upper":
+        design["top_fit"] = weighted_choice(rng, {"regular": 6, "fitted": 2, "boxy": 2})
+    if design.get("sleeve") in (None, "none") and design.get("sleeve_shape") in ("bell", "puff"):
+        design["sleeve_shape"] = "straight"
+    if category == "Hoodie" and design.get("open_front"):
+        # an open hoodie zips up, and a kangaroo pocket cannot cross its opening
+        design["closure"] = "zip"
+        if design.get("pockets") == "kangaroo":
+            design["pockets"] = "patch"
+    if design.get("neckline") == "hood" and category == "Jacket":
+        design["drawstring"] = rng.random() < 0.5
+    if kind in ("dress", "jumpsuit", "kimono") and design.get("neckline") == "off":
+        design["sleeve"] = "short" if design.get("sleeve") == "none" else design["sleeve"]
+    return design
+
+
+def _sample_texture(rng: np.random.Generator, fabric: str, table: dict) -> str:
+    """The fill pattern: heavy fabrics are mostly plain and lace at most floral."""
+    if fabric in ("denim", "faux leather", "sequin", "quilted"):
+        return weighted_choice(rng, {"solid": 92, "striped": 4, "camo": 2, "leopard": 2})
+    if fabric == "lace":
+        return weighted_choice(rng, {"solid": 85, "floral": 15})
+    return weighted_choice(rng, table.get("texture", _TEXTURES))
+
+
+def item_attributes(item: ItemSpec) -> set[str]:
     """The positive attribute names implied by an item's design."""
-    a = {s.texture, s.fabric}
-    if s.distressed:
-        a.add("distressed")
-    has_top = s.kind in ("upper", "dress", "jumpsuit", "kimono")
-    if s.kind == "upper":
-        a |= {"crop": {"crop"}, "longline": {"longline"}}.get(s.top_len, set())
-        a |= {"boxy": {"boxy"}, "fitted": {"fitted"}}.get(s.top_fit, set())
-    if s.kind in ("skirt", "dress", "kimono"):
-        a.add({"mini": "mini", "knee": "knee-length", "midi": "midi", "maxi": "maxi"}[s.skirt_len])
-    if s.kind in ("skirt", "dress"):
-        a |= {"a-line": {"a-line"}, "pencil": {"pencil"}, "pleated": {"pleated"}}.get(s.skirt_shape, set())
-    if s.kind in ("trousers", "jumpsuit"):
-        if s.leg_len == "cropped":
-            a.add("capri")
-        if s.leg_len != "shorts":
-            a |= {"skinny": {"skinny"}, "straight": {"straight-leg"}, "wide": {"wide-leg"},
-                  "flared": {"flared"}}.get(s.fit, set())
+    names = {item.texture, item.fabric}
+    if item.distressed:
+        names.add("distressed")
+    has_top = item.kind in ("upper", "dress", "jumpsuit", "kimono")
+    if item.kind == "upper":
+        names |= {"crop": {"crop"}, "longline": {"longline"}}.get(item.top_len, set())
+        names |= {"boxy": {"boxy"}, "fitted": {"fitted"}}.get(item.top_fit, set())
+    if item.kind in ("skirt", "dress", "kimono"):
+        names.add({"mini": "mini", "knee": "knee-length", "midi": "midi", "maxi": "maxi"}[item.skirt_len])
+    if item.kind in ("skirt", "dress"):
+        names |= {"a-line": {"a-line"}, "pencil": {"pencil"}, "pleated": {"pleated"}}.get(item.skirt_shape, set())
+    if item.kind in ("trousers", "jumpsuit"):
+        if item.leg_len == "cropped":
+            names.add("capri")
+        if item.leg_len != "shorts":
+            names |= {"skinny": {"skinny"}, "straight": {"straight-leg"}, "wide": {"wide-leg"},
+                      "flared": {"flared"}}.get(item.fit, set())
     if has_top:
-        a.add({"none": "sleeveless", "short": "short sleeve", "elbow": "elbow sleeve", "long": "long sleeve"}[s.sleeve])
-        if s.sleeve_shape == "bell" and s.sleeve != "none":
-            a.add("bell-sleeve")
-        a.add({"crew": "crew neck", "v": "v-neck", "scoop": "scoop", "collar": "collar",
-               "off": "off-the-shoulder", "hood": "hooded"}[s.neckline])
-        if s.motif == "graphic":
-            a.add("graphic")
-    if s.closure == "buttons":
-        a.add("button-front")
-    if s.closure == "zip":
-        a.add("zip-up")
-    if s.open_front:
-        a.add("open-front")
-    for flag, name in ((s.pockets != "none", "pocket"), (s.belt, "belted"), (s.drawstring, "drawstring"),
-                       (s.cuffs, "cuffed"), (s.ruffle, "ruffle trim"), (s.bow, "bow"), (s.colorblock, "colorblock"),
-                       (s.sporty, "sporty"), (s.motif == "star", "star print"), (s.motif == "heart", "heart print")):
+        names.add({"none": "sleeveless", "short": "short sleeve", "elbow": "elbow sleeve",
+                   "long": "long sleeve"}[item.sleeve])
+        if item.sleeve_shape == "bell" and item.sleeve != "none":
+            names.add("bell-sleeve")
+        names.add({"crew": "crew neck", "v": "v-neck", "scoop": "scoop", "collar": "collar",
+                   "off": "off-the-shoulder", "hood": "hooded"}[item.neckline])
+        if item.motif == "graphic":
+            names.add("graphic")
+    if item.closure == "buttons":
+        names.add("button-front")
+    if item.closure == "zip":
+        names.add("zip-up")
+    if item.open_front:
+        names.add("open-front")
+    for flag, name in ((item.pockets != "none", "pocket"), (item.belt, "belted"), (item.drawstring, "drawstring"),
+                       (item.cuffs, "cuffed"), (item.ruffle, "ruffle trim"), (item.bow, "bow"),
+                       (item.colorblock, "colorblock"), (item.sporty, "sporty"), (item.motif == "star", "star print"),
+                       (item.motif == "heart", "heart print")):
         if flag:
-            a.add(name)
-    if s.palette in ("pastel", "neon", "monochrome", "earth tone", "dark"):
-        a.add(s.palette)
-    return a
+            names.add(name)
+    if item.palette in ("pastel", "neon", "monochrome", "earth tone", "dark"):
+        names.add(item.palette)
+    return names
 
 
 _NAME_WORDS = {
@@ -366,19 +380,19 @@ _FILLER_WORDS = ["Classic", "Soft", "Relaxed", "Everyday", "Essential", "Lightwe
 
 def name_candidates(spec: ItemSpec, rng: np.random.Generator) -> list[str]:
     """Item names in order of preference (the planner takes the first one not yet used)."""
-    order = [n for t in (5, 1, 2, 3, 4) for n in spec.attrs if ATTRIBUTE_TYPES[n] == t and n in _NAME_WORDS]
-    words = [_NAME_WORDS[n] for n in order]
-    k = int(rng.integers(1, 4))
-    chosen = sorted(rng.permutation(len(words))[:k].tolist()) if words else []
+    # style words first, then texture, fabric, shape and part words
+    ordered = [name for attr_type in (5, 1, 2, 3, 4) for name in spec.attrs
+               if ATTRIBUTE_TYPES[name] == attr_type and name in _NAME_WORDS]
+    words = [_NAME_WORDS[name] for name in ordered]
+    first_count = int(rng.integers(1, 4))
+    chosen = sorted(rng.permutation(len(words))[:first_count].tolist()) if words else []
     first = [words[i] for i in chosen]
-    rest = [w for i, w in enumerate(words) if i not in chosen]
+    rest = [word for i, word in enumerate(words) if i not in chosen]
     fillers = [_FILLER_WORDS[i] for i in rng.permutation(len(_FILLER_WORDS))]
-    cands = ["_".join(first + [spec.category])]
-    for w in rest:
-        first = first + [w]
-        cands.append("_".join(first + [spec.category]))
-    for f in fillers:
-        cands.append("_".join([f] + first + [spec.category]))
-    return cands
-
-
+    candidates = ["_".join(first + [spec.category])]
+    for word in rest:
+        first = first + [word]
+        candidates.append("_".join(first + [spec.category]))
+    for filler in fillers:
+        candidates.append("_".join([filler] + first + [spec.category]))
+    return candidates

@@ -17,10 +17,10 @@ from typing import NamedTuple
 import numpy as np
 
 from fashion_core.data.synthfashion.catalogue import ItemSpec
-from fashion_core.data.synthfashion.details import Leg, add_details
+from fashion_core.data.synthfashion.details import add_details
 from fashion_core.data.synthfashion.primitives import (
-    CROTCH_Y, HIP_Y, KIMONO_HEM_Y, LEG_LENGTH, LEG_WIDTH, SKIRT_HEM_Y, WAIST_Y, Geometry, Pose, bezier, mirror_x,
-    point, skirt_half_width)
+    CROTCH_Y, HIP_Y, KIMONO_HEM_Y, LEG_LENGTH, LEG_WIDTH, SKIRT_HEM_Y, WAIST_Y, Geometry, Leg, Pose, bezier,
+    mirror_x, point, skirt_half_width)
 
 SIDES = ((0, 1.0), (1, -1.0))   # (index into the pose's (left, right) angles, x sign of that side)
 SLEEVE_LENGTH = {"short": 0.30, "elbow": 0.58, "long": 1.0}
@@ -106,7 +106,8 @@ def _torso_side(geom: Geometry, item: ItemSpec, neckline: Neckline, body_width: 
     waist_x = (0.45 if is_kimono else {"fitted": 0.29, "regular": 0.33, "boxy": 0.39}[item.top_fit]) * body_width
     if item.kind in ("dress", "jumpsuit"):
         waist_x = 0.30 * body_width
-    points.update(neckline_left=point(neckline.x, neckline.y), center_front=point(0.0, neckline.y + neckline.front_depth),
+    points.update(neckline_left=point(neckline.x, neckline.y),
+                  center_front=point(0.0, neckline.y + neckline.front_depth),
                   shoulder_left=shoulder, armpit_left=armpit)
     side = [point(neckline.x, neckline.y)]
     if item.neckline != "off":
@@ -224,13 +225,13 @@ def _outline_with_legs(geom: Geometry, item: ItemSpec, left_side: list, legs: di
     right_tail = ([right_leg.knee_outer] if right_leg.knee_outer is not None else []) + [right_leg.outer]
     # the right side mirrors the left one above the legs, which follow the pose
     leg_points = 1 + (1 if left_leg.knee_outer is not None else 0)
-    right_side = [mirror_x(p) for p in left_side[:-leg_points]] + right_tail
+    right_side = [mirror_x(vertex) for vertex in left_side[:-leg_points]] + right_tail
     return left_side + bottom + right_side[::-1]
 
 
 def _outline_with_hem(item: ItemSpec, left_side: list) -> list:
     """Closed outline of a garment without legs: left side, the hem, the mirrored right side."""
-    right_side = [mirror_x(p) for p in left_side]
+    right_side = [mirror_x(vertex) for vertex in left_side]
     hem_left, hem_right = left_side[-1], right_side[-1]
     hem_y = hem_left[1]
     sag = 0.03

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -53,6 +54,18 @@ class Geometry:
 
     def all_points(self) -> np.ndarray:
         return np.concatenate([polygon for _, polygon in self.pieces], axis=0)
+
+
+class Leg(NamedTuple):
+    """One trouser leg in world units: its opening's corners and midpoint, knee corners, axis and normal."""
+
+    outer: np.ndarray
+    inner: np.ndarray
+    opening: np.ndarray               # midpoint of the leg opening
+    knee_outer: np.ndarray | None     # None for legs too short to bend at a knee
+    knee_inner: np.ndarray | None
+    direction: np.ndarray             # unit vector from the hip down the leg
+    normal: np.ndarray                # unit vector across the leg, pointing outwards
 
 
 def point(*xy) -> np.ndarray:

@@ -1,28 +1,32 @@
-"""The SynthFashion rasteriser: draws a scene through a view into an RGB image and its masks."""
+"""The SynthFashion rasteriser: draws a scene through a view into an RGB image and its masks.
+
+Drawing order: background gradient, clutter, the figure, the companion garment, the garment's
+fabric (colour, texture print, fabric shading, motif; per pixel), its seams and details, the
+occluders, then brightness and pixel noise.
+"""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageDraw
 
 from fashion_core.data.synthfashion.catalogue import ItemSpec
 from fashion_core.data.synthfashion.patterns import fabric_shading, motif_alpha, texture_alpha
-from fashion_core.data.synthfashion.primitives import WAIST_Y, affine_apply, affine_compose, affine_inverse
+from fashion_core.data.synthfashion.primitives import WAIST_Y, Geometry, affine_apply, affine_compose, affine_inverse
 from fashion_core.data.synthfashion.scene import Scene
 
 
-def _colour_keys(s: ItemSpec) -> dict:
-    base = np.array(s.base, dtype=float)
-    acc = s.accent
-    if np.abs(np.array(acc) - base).sum() < 90:
-        acc = (245, 245, 240) if base.sum() < 400 else (25, 25, 30)
-    return {"seam": tuple(int(c) for c in base * 0.55), "trim": tuple(s.trim), "metal": (178, 176, 170),
-            "light": (236, 234, 228), "accent": tuple(acc)}
+@dataclass
+class _GarmentPixels:
+    """The garment's pixels in row-major order: output coordinates, world coordinates, sleeve flags."""
 
-
-def _poly(p: np.ndarray) -> list:
-    return p.ravel().tolist()
+    xs: np.ndarray
+    ys: np.ndarray
+    u: np.ndarray               # float32 world x of each pixel
+    v: np.ndarray               # float32 world y of each pixel
+    in_sleeve: np.ndarray
 
 
 def render(scene: Scene, view: np.ndarray, out_w: int, out_h: int, rng: np.random.Generator):
@@ -30,140 +34,211 @@ def render(scene: Scene, view: np.ndarray, out_w: int, out_h: int, rng: np.rando
 
     Returns (rgb uint8 HxWx3, garment mask bool HxW, occluder mask bool HxW).
     """
-    s = scene.item
-    M = affine_compose(view, scene.T)
-    scale = math.sqrt(abs(np.linalg.det(M[:, :2])))
-    vscale = math.sqrt(abs(np.linalg.det(view[:, :2])))
-    Vinv = affine_inverse(view)
-    # background gradient, defined in image pixels
-    gx, gy, g0 = scene.grad
-    ax = gx * Vinv[0, 0] + gy * Vinv[1, 0]
-    ay = gx * Vinv[0, 1] + gy * Vinv[1, 1]
-    a0 = gx * Vinv[0, 2] + gy * Vinv[1, 2] + g0
-    # a linear gradient: colour the four corners, let PIL interpolate
-    corners = np.clip(np.array([[a0, ax * (out_w - 1) + a0], [ay * (out_h - 1) + a0, ax * (out_w - 1) + ay * (out_h - 1) + a0]]), 0, 1)
-    c0, c1 = np.array(scene.bg0, np.float64), np.array(scene.bg1, np.float64)
-    small = (c0 * (1 - corners[..., None]) + c1 * corners[..., None]).round().astype(np.uint8)
-    img = Image.fromarray(small, "RGB").resize((out_w, out_h), Image.BILINEAR)
-    dr = ImageDraw.Draw(img)
-    for kind, pts, col, wid in scene.clutter:
-        q = affine_apply(view, pts)
-        if kind == "line":
-            dr.line(_poly(q), fill=col, width=max(1, int(round(wid * vscale))))
-        else:
-            dr.polygon(_poly(q), fill=col)
-    for poly, col in scene.figure:
-        dr.polygon(_poly(affine_apply(M, poly)), fill=col)
-    lw = max(1, int(round(scale * 0.011)))
+    world_to_out = affine_compose(view, scene.world_to_image)
+    scale = math.sqrt(abs(np.linalg.det(world_to_out[:, :2])))
+    image = _background(scene, view, out_w, out_h)
+    draw = ImageDraw.Draw(image)
+    _draw_clutter(draw, scene.clutter, view)
+    for polygon, colour in scene.figure_polygons:
+        draw.polygon(_flat(affine_apply(world_to_out, polygon)), fill=colour)
+    line_width = max(1, int(round(scale * 0.011)))
     if scene.companion is not None:
-        col = scene.fig.companion.base
-        dark = tuple(int(c * 0.6) for c in col)
-        for _, poly in scene.companion.pieces:
-            q = _poly(affine_apply(M, poly))
-            dr.polygon(q, fill=col)
-        for _, poly in scene.companion.pieces:
-            q = affine_apply(M, poly)
-            dr.line(_poly(np.concatenate([q, q[:1]])), fill=dark, width=lw)
-        for line, _, w in scene.companion.lines:
-            dr.line(_poly(affine_apply(M, line)), fill=dark, width=max(1, int(round(w * scale))))
-    # garment mask (pieces, then fills), sleeves mask, hole
-    gimg = Image.new("L", (out_w, out_h), 0)
-    gd = ImageDraw.Draw(gimg)
-    simg = Image.new("L", (out_w, out_h), 0)
-    sd = ImageDraw.Draw(simg)
-    for role, poly in scene.geom.pieces:
-        q = _poly(affine_apply(M, poly))
-        gd.polygon(q, fill=255)
-        if role == "sleeve":
-            sd.polygon(q, fill=255)
-    if scene.geom.hole is not None:
-        gd.polygon(_poly(affine_apply(M, scene.geom.hole)), fill=0)
-    gmask = np.asarray(gimg) > 0
-    arr = np.asarray(img).copy()
-    rows = np.flatnonzero(gmask.any(1))
-    cols = np.flatnonzero(gmask.any(0))
-    if rows.size:
-        y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-        Minv = affine_inverse(M).astype(np.float32)
-        m = gmask[y0:y1, x0:x1]
-        ys, xs = np.nonzero(m)
-        xs_f, ys_f = (xs + x0).astype(np.float32), (ys + y0).astype(np.float32)
-        # work on the garment pixels only (1-D arrays)
-        u = Minv[0, 0] * xs_f + Minv[0, 1] * ys_f + Minv[0, 2]
-        v = Minv[1, 0] * xs_f + Minv[1, 1] * ys_f + Minv[1, 2]
-        sleeve = (np.asarray(simg)[y0:y1, x0:x1] > 0)[ys, xs]
-        base = np.array(s.base, np.float32)
-        keys = _colour_keys(s)
-        acc = np.array(keys["accent"] if s.texture != "solid" else s.accent, np.float32)
-        if s.colorblock:
-            if s.kind in ("upper", "dress", "jumpsuit", "kimono") and s.sleeve != "none":
-                region = sleeve
-            elif s.kind == "trousers":
-                region = v > 1.75
-            elif s.kind == "skirt":
-                region = v > (scene.geom.points["hemline_left"][1] + scene.geom.points["waistband_left"][1]) / 2
-            elif s.kind == "upper":
-                region = v > 0.62
-            else:
-                region = v > WAIST_Y
-            col = np.where(region[:, None], np.array(keys["accent"], np.float32), base)
+        _draw_companion(draw, scene.companion, scene.figure.companion.base, world_to_out, scale, line_width)
+    garment_mask, sleeve_mask = _garment_masks(scene.geom, world_to_out, out_w, out_h)
+    keys = _colour_keys(scene.item)
+    pixels = np.asarray(image).copy()
+    garment = _garment_pixels(garment_mask, sleeve_mask, world_to_out)
+    if garment is not None:
+        _paint_fabric(pixels, garment_mask, garment, scene, keys, rng)
+    image = Image.fromarray(pixels, "RGB")
+    draw = ImageDraw.Draw(image)
+    _draw_garment_details(draw, scene, world_to_out, scale, line_width, keys)
+    if scene.geom.fills:    # the fills and details are part of the garment
+        fill_mask = Image.new("L", (out_w, out_h), 0)
+        fill_draw = ImageDraw.Draw(fill_mask)
+        for polygon, _ in scene.geom.fills:
+            fill_draw.polygon(_flat(affine_apply(world_to_out, polygon)), fill=255)
+        garment_mask |= np.asarray(fill_mask) > 0
+    occluder_mask = _draw_occluders(draw, scene.occluders, world_to_out, out_w, out_h)
+    return _brightness_and_noise(np.asarray(image), scene, out_w, out_h, rng), garment_mask, occluder_mask
+
+
+def _colour_keys(item: ItemSpec) -> dict:
+    """The detail colours of an item by key; the accent is replaced when too close to the base colour."""
+    base = np.array(item.base, dtype=float)
+    accent = item.accent
+    if np.abs(np.array(accent) - base).sum() < 90:
+        accent = (245, 245, 240) if base.sum() < 400 else (25, 25, 30)
+    return {"seam": tuple(int(channel) for channel in base * 0.55), "trim": tuple(item.trim), "metal": (178, 176, 170),
+            "light": (236, 234, 228), "accent": tuple(accent)}
+
+
+def _flat(points: np.ndarray) -> list:
+    """Points as the flat [x0, y0, x1, y1, ...] list PIL draws."""
+    return points.ravel().tolist()
+
+
+def _closed(points: np.ndarray) -> np.ndarray:
+    return np.concatenate([points, points[:1]])
+
+
+def _background(scene: Scene, view: np.ndarray, out_w: int, out_h: int) -> Image.Image:
+    """The background gradient (defined in image pixels) seen through `view`."""
+    out_to_image = affine_inverse(view)
+    gx, gy, offset = scene.gradient
+    step_x = gx * out_to_image[0, 0] + gy * out_to_image[1, 0]
+    step_y = gx * out_to_image[0, 1] + gy * out_to_image[1, 1]
+    start = gx * out_to_image[0, 2] + gy * out_to_image[1, 2] + offset
+    # a linear gradient: colour the four corners, let PIL interpolate
+    corners = np.clip(np.array([[start, step_x * (out_w - 1) + start],
+                                [step_y * (out_h - 1) + start, step_x * (out_w - 1) + step_y * (out_h - 1) + start]]),
+                      0, 1)
+    colour_start = np.array(scene.background_start, np.float64)
+    colour_end = np.array(scene.background_end, np.float64)
+    small = (colour_start * (1 - corners[..., None]) + colour_end * corners[..., None]).round().astype(np.uint8)
+    return Image.fromarray(small, "RGB").resize((out_w, out_h), Image.BILINEAR)
+
+
+def _draw_clutter(draw: ImageDraw.ImageDraw, clutter: list, view: np.ndarray) -> None:
+    view_scale = math.sqrt(abs(np.linalg.det(view[:, :2])))
+    for kind, outline, colour, width in clutter:
+        mapped = affine_apply(view, outline)
+        if kind == "line":
+            draw.line(_flat(mapped), fill=colour, width=max(1, int(round(width * view_scale))))
         else:
-            col = np.broadcast_to(base, u.shape + (3,))
-        if s.texture != "solid":
-            a = texture_alpha(s, u, v) * np.float32(scene.texture_contrast * s.tex_strength)
-            col = col + (acc - col) * a[:, None]
-        L, opacity, holes = fabric_shading(s, u, v, rng)
-        L = L * (1 - np.float32(0.14) * np.minimum(np.abs(u) * np.float32(1 / 0.7), 1) ** 2)
-        L[sleeve] *= np.float32(0.93)
-        col = col * L[:, None]
-        mo = motif_alpha(s, u, v)
-        if mo is not None:
-            mcol = np.array(keys["accent"] if s.texture == "solid" else keys["trim"], np.float32)
-            col = col + (mcol - col) * mo[:, None]
-        np.clip(col, 0, 255, out=col)
-        sub = arr[y0:y1, x0:x1]
-        if opacity < 1 or holes is not None:
-            under = sub[ys, xs].astype(np.float32)
-            if opacity < 1:
-                col = under * (1 - opacity) + col * opacity
-            if holes is not None:
-                col = np.where(holes[:, None], under, col)
-                gmask[y0 + ys[holes], x0 + xs[holes]] = False
-        sub[ys, xs] = col.astype(np.uint8)
-    img = Image.fromarray(arr, "RGB")
-    dr = ImageDraw.Draw(img)
-    keys = _colour_keys(s)
-    if scene.geom.hole is not None:
-        dr.polygon(_poly(affine_apply(M, scene.geom.hole)), fill=scene.fig.inner)
-    for role, poly in scene.geom.pieces:
-        q = affine_apply(M, poly)
-        dr.line(_poly(np.concatenate([q, q[:1]])), fill=keys["seam"], width=lw)
-    for poly, key in scene.geom.fills:
-        dr.polygon(_poly(affine_apply(M, poly)), fill=keys[key])
-    for line, key, w in scene.geom.lines:
-        dr.line(_poly(affine_apply(M, line)), fill=keys[key], width=max(1, int(round(w * scale))))
-    for c, r, key in scene.geom.dots:
-        q = affine_apply(M, c)
-        rr = max(1.0, r * scale)
-        dr.ellipse([q[0] - rr, q[1] - rr, q[0] + rr, q[1] + rr], fill=keys[key])
-    # the fills and details are part of the garment
-    if scene.geom.fills:
-        fimg = Image.new("L", (out_w, out_h), 0)
-        fd = ImageDraw.Draw(fimg)
-        for poly, key in scene.geom.fills:
-            fd.polygon(_poly(affine_apply(M, poly)), fill=255)
-        gmask |= np.asarray(fimg) > 0
-    # occluders
-    oimg = Image.new("L", (out_w, out_h), 0)
-    od = ImageDraw.Draw(oimg)
-    for poly, col in scene.occluders:
-        q = _poly(affine_apply(M, poly))
-        dr.polygon(q, fill=col)
-        od.polygon(q, fill=255)
-    omask = np.asarray(oimg) > 0
+            draw.polygon(_flat(mapped), fill=colour)
+
+
+def _draw_companion(draw: ImageDraw.ImageDraw, companion: Geometry, colour: tuple, world_to_out: np.ndarray,
+                    scale: float, line_width: int) -> None:
+    """The companion garment, flat in its colour with darker outlines and seams."""
+    dark = tuple(int(channel * 0.6) for channel in colour)
+    for _, polygon in companion.pieces:
+        draw.polygon(_flat(affine_apply(world_to_out, polygon)), fill=colour)
+    for _, polygon in companion.pieces:
+        draw.line(_flat(_closed(affine_apply(world_to_out, polygon))), fill=dark, width=line_width)
+    for line, _, width in companion.lines:
+        draw.line(_flat(affine_apply(world_to_out, line)), fill=dark, width=max(1, int(round(width * scale))))
+
+
+def _garment_masks(geom: Geometry, world_to_out: np.ndarray, out_w: int, out_h: int) -> tuple:
+    """(garment mask, sleeve mask) of the pieces; the open-front hole is not garment."""
+    garment = Image.new("L", (out_w, out_h), 0)
+    garment_draw = ImageDraw.Draw(garment)
+    sleeves = Image.new("L", (out_w, out_h), 0)
+    sleeve_draw = ImageDraw.Draw(sleeves)
+    for role, polygon in geom.pieces:
+        flat = _flat(affine_apply(world_to_out, polygon))
+        garment_draw.polygon(flat, fill=255)
+        if role == "sleeve":
+            sleeve_draw.polygon(flat, fill=255)
+    if geom.hole is not None:
+        garment_draw.polygon(_flat(affine_apply(world_to_out, geom.hole)), fill=0)
+    return np.asarray(garment) > 0, np.asarray(sleeves) > 0
+
+
+def _garment_pixels(garment_mask: np.ndarray, sleeve_mask: np.ndarray,
+                    world_to_out: np.ndarray) -> _GarmentPixels | None:
+    """The garment pixels and their world coordinates; None when no pixel is garment."""
+    rows = np.flatnonzero(garment_mask.any(1))
+    cols = np.flatnonzero(garment_mask.any(0))
+    if not rows.size:
+        return None
+    y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    out_to_world = affine_inverse(world_to_out).astype(np.float32)
+    ys, xs = np.nonzero(garment_mask[y0:y1, x0:x1])
+    ys, xs = ys + y0, xs + x0
+    xs_f, ys_f = xs.astype(np.float32), ys.astype(np.float32)
+    u = out_to_world[0, 0] * xs_f + out_to_world[0, 1] * ys_f + out_to_world[0, 2]
+    v = out_to_world[1, 0] * xs_f + out_to_world[1, 1] * ys_f + out_to_world[1, 2]
+    return _GarmentPixels(xs, ys, u, v, sleeve_mask[ys, xs])
+
+
+def _colorblock_region(item: ItemSpec, geom: Geometry, garment: _GarmentPixels) -> np.ndarray:
+    """The pixels of a colour-blocked garment drawn in the accent colour: the sleeves or a lower band."""
+    v = garment.v
+    if item.kind in ("upper", "dress", "jumpsuit", "kimono") and item.sleeve != "none":
+        return garment.in_sleeve
+    if item.kind == "trousers":
+        return v > 1.75
+    if item.kind == "skirt":
+        return v > (geom.points["hemline_left"][1] + geom.points["waistband_left"][1]) / 2
+    if item.kind == "upper":
+        return v > 0.62
+    return v > WAIST_Y
+
+
+def _paint_fabric(pixels: np.ndarray, garment_mask: np.ndarray, garment: _GarmentPixels, scene: Scene, keys: dict,
+                  rng: np.random.Generator) -> None:
+    """Write the garment's fabric colours into `pixels`; lace holes show what is under them and leave the mask."""
+    item = scene.item
+    u, v = garment.u, garment.v
+    base = np.array(item.base, np.float32)
+    accent = np.array(keys["accent"] if item.texture != "solid" else item.accent, np.float32)
+    if item.colorblock:
+        region = _colorblock_region(item, scene.geom, garment)
+        colour = np.where(region[:, None], np.array(keys["accent"], np.float32), base)
+    else:
+        colour = np.broadcast_to(base, u.shape + (3,))
+    if item.texture != "solid":
+        alpha = texture_alpha(item, u, v) * np.float32(scene.texture_contrast * item.tex_strength)
+        colour = colour + (accent - colour) * alpha[:, None]
+    luminance, opacity, holes = fabric_shading(item, u, v, rng)
+    # shade towards the sides of the body, and the sleeves a little darker
+    luminance = luminance * (1 - np.float32(0.14) * np.minimum(np.abs(u) * np.float32(1 / 0.7), 1) ** 2)
+    luminance[garment.in_sleeve] *= np.float32(0.93)
+    colour = colour * luminance[:, None]
+    motif = motif_alpha(item, u, v)
+    if motif is not None:
+        motif_colour = np.array(keys["accent"] if item.texture == "solid" else keys["trim"], np.float32)
+        colour = colour + (motif_colour - colour) * motif[:, None]
+    np.clip(colour, 0, 255, out=colour)
+    xs, ys = garment.xs, garment.ys
+    if opacity < 1 or holes is not None:
+        under = pixels[ys, xs].astype(np.float32)
+        if opacity < 1:
+            colour = under * (1 - opacity) + colour * opacity
+        if holes is not None:
+            colour = np.where(holes[:, None], under, colour)
+            garment_mask[ys[holes], xs[holes]] = False
+    pixels[ys, xs] = colour.astype(np.uint8)
+
+
+def _draw_garment_details(draw: ImageDraw.ImageDraw, scene: Scene, world_to_out: np.ndarray, scale: float,
+                          line_width: int, keys: dict) -> None:
+    """The top seen through an open front, the piece outlines, then fills, lines and dots in the detail colours."""
+    geom = scene.geom
+    if geom.hole is not None:
+        draw.polygon(_flat(affine_apply(world_to_out, geom.hole)), fill=scene.figure.inner)
+    for _, polygon in geom.pieces:
+        draw.line(_flat(_closed(affine_apply(world_to_out, polygon))), fill=keys["seam"], width=line_width)
+    for polygon, key in geom.fills:
+        draw.polygon(_flat(affine_apply(world_to_out, polygon)), fill=keys[key])
+    for line, key, width in geom.lines:
+        draw.line(_flat(affine_apply(world_to_out, line)), fill=keys[key], width=max(1, int(round(width * scale))))
+    for centre, radius, key in geom.dots:
+        mapped = affine_apply(world_to_out, centre)
+        radius_px = max(1.0, radius * scale)
+        draw.ellipse([mapped[0] - radius_px, mapped[1] - radius_px, mapped[0] + radius_px, mapped[1] + radius_px],
+                     fill=keys[key])
+
+
+def _draw_occluders(draw: ImageDraw.ImageDraw, occluders: list, world_to_out: np.ndarray, out_w: int,
+                    out_h: int) -> np.ndarray:
+    """Draw the occluders over everything and return their mask."""
+    mask = Image.new("L", (out_w, out_h), 0)
+    mask_draw = ImageDraw.Draw(mask)
+    for polygon, colour in occluders:
+        flat = _flat(affine_apply(world_to_out, polygon))
+        draw.polygon(flat, fill=colour)
+        mask_draw.polygon(flat, fill=255)
+    return np.asarray(mask) > 0
+
+
+def _brightness_and_noise(rgb: np.ndarray, scene: Scene, out_w: int, out_h: int, rng: np.random.Generator):
+    """Scale the brightness and add per-pixel grey noise of amplitude scene.noise."""
     lut = np.clip(np.arange(256) * scene.brightness, 0, 255).astype(np.int16)
-    out = lut[np.asarray(img)]
+    out = lut[rgb]
     out += rng.integers(-int(scene.noise), int(scene.noise) + 1, (out_h, out_w, 1), dtype=np.int16)
     np.clip(out, 0, 255, out=out)
-    return out.astype(np.uint8), gmask, omask
-
+    return out.astype(np.uint8)

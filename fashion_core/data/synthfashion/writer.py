@@ -1,9 +1,9 @@
-"""SynthFashion: the workbook's own procedural garment dataset, written in the real benchmarks' formats.
+"""Generate a SynthFashion tree: plan items and photos, render every sample, write the benchmarks' files.
 
-SynthFashion is NOT DeepFashion.  It renders simple parametric garments (18 categories from the
-DeepFashion vocabulary, 67 attributes of the five DeepFashion types) worn by a flat mannequin,
-with exact ground truth, and writes them to disk exactly as DeepFashion-C, FLD and FashionAI
-ship theirs (see ../shared/papers/NOTES.md), so the real loaders read it unchanged:
+SynthFashion is NOT DeepFashion: its photos are parametric garments on a flat mannequin
+(catalogue, geometry, scene, raster), with exact ground truth.  The writer lays them out on disk
+exactly as DeepFashion-C, FLD and FashionAI ship theirs (see ../shared/papers/NOTES.md), so the
+real loaders read it unchanged:
 
     OUT/synthfashion.json                          manifest (arguments, counts, conventions)
     OUT/deepfashion_c/img/<Item_Name>/img_XXXXXXXX.jpg
@@ -62,6 +62,7 @@ from fashion_core.data.synthfashion.catalogue import (
 from fashion_core.data.synthfashion.primitives import affine_apply, affine_compose
 from fashion_core.data.synthfashion.raster import render
 from fashion_core.data.synthfashion.scene import Scene, sample_scene, variation_type
+# The FashionAI CSV columns come from the readers' keypoint order, so writer and loader cannot drift apart.
 from fashion_core.data.vocab import ATTRIBUTE_TYPE_NAMES, FASHIONAI_KEYPOINTS
 
 GENERATOR_VERSION = "synthfashion-1.0"
@@ -179,7 +180,7 @@ def _jpeg(arr: np.ndarray) -> bytes:
 
 def _view_annotations(scene: Scene, view: np.ndarray, w: int, h: int, rng, debug: bool):
     img, gmask, omask = render(scene, view, w, h, rng)
-    M = affine_compose(view, scene.T)
+    M = affine_compose(view, scene.world_to_image)
     slots = DF_SLOTS_BY_TYPE[scene.item.ctype]
     lms = [_visibility(affine_apply(M, scene.geom.df[i]), w, h, omask) for i in slots]
     out = {"bbox": _bbox(gmask), "landmarks": lms, "size": (w, h)}
@@ -196,9 +197,9 @@ def render_sample(sample: Sample, size: int, seed: int, knobs: SynthKnobs, forma
     """
     item, k = sample.item, sample.index
     scene = sample_scene(item, np.random.default_rng([seed, 2, k]), size,
-                           occlusion_rate=knobs.occlusion_rate, truncation_rate=knobs.truncation_rate,
-                           clutter=knobs.clutter, pose_range=knobs.pose_range, scale_range=knobs.scale_range,
-                           texture_contrast=knobs.texture_contrast)
+                         occlusion_rate=knobs.occlusion_rate, truncation_rate=knobs.truncation_rate,
+                         clutter=knobs.clutter, pose_range=knobs.pose_range, scale_range=knobs.scale_range,
+                         texture_contrast=knobs.texture_contrast)
     rec: dict = {"index": k, "split": sample.split, "df_name": sample.df_name, "fld_name": sample.fld_name,
                  "category": item.category, "ctype": item.ctype, "truncated": scene.truncated,
                  "occluded": bool(scene.occluders)}
@@ -206,14 +207,14 @@ def render_sample(sample: Sample, size: int, seed: int, knobs: SynthKnobs, forma
     need_df = "deepfashion_c" in formats or ("fashionai" in formats and item.fashionai is not None) or debug
     if need_df:
         img, df, omask = _view_annotations(scene, IDENTITY, scene.width, scene.height,
-                                    np.random.default_rng([seed, 3, k]), debug)
+                                           np.random.default_rng([seed, 3, k]), debug)
         rec["df"] = df
         data = _jpeg(img)
         if "deepfashion_c" in formats:
             files["deepfashion_c/" + sample.df_name] = data
         if "fashionai" in formats and item.fashionai is not None:
             fid = fashionai_id(seed, k)
-            M = affine_compose(IDENTITY, scene.T)
+            M = affine_compose(IDENTITY, scene.world_to_image)
             cells = []
             wanted = FASHIONAI_SETS[item.fashionai]
             for name in FASHIONAI_KEYPOINTS:
@@ -289,7 +290,7 @@ def _write_deepfashion_c(root: Path, records: list[dict]) -> None:
     for r in records:
         pos = set(r["attrs"])
         attr_rows.append(_name(r["df_name"], DF_NAME_WIDTH) + " ".join("%2d" % (1 if a in pos else -1)
-                                                                        for a in ATTRIBUTE_NAMES))
+                                                                      for a in ATTRIBUTE_NAMES))
     _write_list(anno / "list_attr_img.txt", ["image_name", "attribute_labels"], attr_rows)
     _write_list(anno / "list_bbox.txt", ["image_name", "x_1", "y_1", "x_2", "y_2"],
                 [_name(r["df_name"], DF_NAME_WIDTH) + " ".join(f"{v:>4}" for v in r["df"]["bbox"]) for r in records])
@@ -329,7 +330,7 @@ def _manifest(args: dict, records: list[dict], samples: list[Sample]) -> dict:
                     "categories": {c: {s: 0 for s in SPLITS} for c in CATEGORY_NAMES},
                     "attributes": {a: {s: 0 for s in SPLITS} for a in ATTRIBUTE_NAMES},
                     "attribute_types": {ATTRIBUTE_TYPE_NAMES[t]: sum(1 for a in ATTRIBUTE_NAMES
-                                                                        if ATTRIBUTE_TYPES[a] == t) for t in range(1, 6)}}
+                                                                      if ATTRIBUTE_TYPES[a] == t) for t in range(1, 6)}}
     items_seen = {s: set() for s in SPLITS}
     for smp in samples:
         items_seen[smp.split].add(smp.item.name)
@@ -377,7 +378,8 @@ def _manifest(args: dict, records: list[dict], samples: list[Sample]) -> dict:
         "positives_per_image": {"min": min(pos, default=0), "max": max(pos, default=0),
                                 "mean": round(float(np.mean(pos)) if pos else 0.0, 4)},
         "formats": formats,
-        "categories": [{"name": c[0], "type": c[1], "fashionai": c[2]} for c in sorted(CATEGORIES, key=lambda c: (c[1], c[0]))],
+        "categories": [{"name": c[0], "type": c[1], "fashionai": c[2]}
+                       for c in sorted(CATEGORIES, key=lambda c: (c[1], c[0]))],
         "attributes": [{"name": a, "type": ATTRIBUTE_TYPES[a]} for a in ATTRIBUTE_NAMES],
         "conventions": {
             "left_right": "left = the wearer's left; garments face the camera, so left appears on the image's right",
