@@ -250,7 +250,8 @@ def _work(task) -> list[dict]:
 
 
 def debug_samples(n: int, size: int = 160, seed: int = 0, knobs: SynthKnobs = SynthKnobs()) -> list[dict]:
-    """The first n train samples of generate(n_train=n, ...), with pre-JPEG images and masks (for tests)."""
+    """The first n train samples of generate(n_train=n, ...) with the images before JPEG and the garment and
+    occluder masks: the exact ground truth behind every label, to inspect or to check a loader against."""
     return [render_sample(s, size, seed, knobs, FORMATS, debug=True)[0] for s in plan(n, 0, 0, seed)]
 
 
