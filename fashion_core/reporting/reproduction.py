@@ -10,7 +10,7 @@ saved test-split predictions of fashion_core.experiments), never from numbers ty
 - protocol sensitivity: the same saved predictions scored under the different published
   protocols, and how far each number moves;
 - a gallery: the trained DAFE, Liu & Lu and M2Fashion models run on a folder of photos (or the
-  test split), drawn with the viewers' own panels.
+  test split), drawn with the viewers' own panels (fashion_core.viewers.gallery).
 
 A section whose inputs are missing (a paper not run for this profile) is replaced by a message
 naming the notebook to run, through `section`; the smoke and default profiles run every paper,
@@ -26,21 +26,14 @@ from typing import Any, Iterator, Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from torch import nn
 
 from fashion_core import experiments
-from fashion_core.data.datasets import CategoryAttributeDataset, denormalize
 from fashion_core.data.errors import AnnotationError
 from fashion_core.data.fashionai import read_fashionai
-from fashion_core.data.vocab import LANDMARK_NAMES
 from fashion_core.experiments.store import MissingMetricsError
 from fashion_core.metrics import functional
 from fashion_core.metrics.evaluation import Predictions, fashionai_score
 from fashion_core.reporting import artifacts, claims, ledger, tables
-from fashion_core.viewers import base as viewers
-from fashion_core.viewers import dafe as dafe_viewer
-from fashion_core.viewers import m2fashion as m2fashion_viewer
-from fashion_core.viewers.base import image_source
 
 # The leaderboard's models, as rows of VARIANTS["dafe"]: every one trained by dafe_train on the same
 # crops, input size, epochs, optimiser and seeds, with the landmark loss alone.
@@ -323,106 +316,3 @@ def largest_moves(table: pd.DataFrame) -> pd.DataFrame:
     index = table[relative].abs().groupby(table["metric"], sort=False).idxmax()
     return table.loc[index.values, ["metric", "model", relative]].reset_index(drop=True)
 
-
-# ---------------------------------------------------------------------------- gallery
-
-# The gallery's models: (metrics file, row key), as their own notebooks train them.
-GALLERY_ROWS = {"dafe": ("dafe", "dafe_deepfashion_c"), "liu2018": ("liu2018", "liu2018"),
-                "m2fashion": ("m2fashion", "m2fashion")}
-GALLERY_TITLES = {"dafe": "DAFE", "liu2018": "Liu & Lu", "m2fashion": "M2Fashion"}
-
-
-def load_gallery_models(profile: str, annotations, seed: int = 0) -> dict[str, nn.Module]:
-    """The trained DAFE (DeepFashion-C), Liu & Lu (landmark attention) and M2Fashion (ASA) models of one seed.
-
-    annotations: the DeepFashion-C annotations the classification models were trained with (their
-    category and attribute counts).
-    """
-    sizes = {"num_categories": len(annotations.category_names), "num_attributes": len(annotations.attribute_names)}
-    return {name: experiments.load_trained_variant(profile, paper, key, seed,
-                                                   **({"num_categories": 0, "num_attributes": 0}
-                                                      if name == "dafe" else sizes))
-            for name, (paper, key) in GALLERY_ROWS.items()}
-
-
-def gallery_sources(models: Mapping[str, nn.Module], folder: str | Path | None = None, annotations=None) -> dict:
-    """One fashion_core.viewers.ImageSource per model, at the model's own input size, over the same images.
-
-    From `folder` (any photos, searched recursively, no ground truth), or else the test split of
-    `annotations` (DeepFashion-C, with ground truth), exactly as the attention notebooks load them.
-    """
-
-    if (folder is None) == (annotations is None):
-        raise ValueError("gallery_sources needs exactly one of folder=... or annotations=...")
-    by_size: dict[int, Any] = {}
-    for model in models.values():
-        size = int(model.input_size)
-        if size not in by_size:
-            by_size[size] = (image_source(folder=folder, input_size=size) if folder is not None else
-                             image_source(dataset=CategoryAttributeDataset(annotations, "test", size, cache_images=False)))
-    return {name: by_size[int(model.input_size)] for name, model in models.items()}
-
-
-def gallery_indices(count: int, total: int) -> list[int]:
-    """`count` image positions spread evenly over 0..total-1 (all of them when there are fewer)."""
-    if count < 1:
-        raise ValueError(f"gallery count must be at least 1, got {count}")
-    if total < 1:
-        raise ValueError("the gallery has no images")
-    return sorted(set(np.linspace(0, total - 1, min(count, total)).round().astype(int).tolist()))
-
-
-GALLERY_COLUMNS = {"dafe": 2, "liu2018": 3, "m2fashion": 1}
-
-
-def gallery_figure(models: Mapping[str, nn.Module], sources: Mapping[str, Any], indices: Sequence[int],
-                   category_names: Sequence[str] | None = None, opacity: float = 0.55):
-    """One row per image, the panels of each model's own viewer side by side.
-
-    DAFE: landmarks and the SAU map of its last module (dafe_viewer); Liu & Lu: landmarks, heatmaps and
-    attention (viewers.draw_prediction); M2Fashion: its ASA map with every attribute unknown
-    (m2fashion_viewer). Models may be any subset of "dafe", "liu2018", "m2fashion".
-    """
-
-    unknown = sorted(set(models) - set(GALLERY_COLUMNS))
-    if unknown or not models:
-        raise ValueError(f"gallery models must be some of {list(GALLERY_COLUMNS)}, got {sorted(models)}")
-    indices = [int(index) for index in indices]
-    if not indices:
-        raise ValueError("the gallery needs at least one image index")
-    names = [name for name in GALLERY_COLUMNS if name in models]
-    columns = sum(GALLERY_COLUMNS[name] for name in names)
-    figure, axes = plt.subplots(len(indices), columns, figsize=(2.3 * columns, 2.6 * len(indices) + 0.6),
-                                squeeze=False, layout="constrained")
-    keys, with_truth = set(), False
-    for row, index in zip(axes, indices):
-        column = 0
-        for name in names:
-            item = sources[name].item(index)
-            image = denormalize(item["image"])
-            panels = row[column:column + GALLERY_COLUMNS[name]]
-            column += GALLERY_COLUMNS[name]
-            label = f"{GALLERY_TITLES[name]} · {index}: {viewers._short(item['label'], 28)}"
-            if name == "m2fashion":
-                features = m2fashion_viewer.image_features(models[name], item["image"])
-                prediction = m2fashion_viewer.predict_with_states(models[name], features,
-                                                                  np.zeros(models[name].num_attributes, np.float32))
-                m2fashion_viewer.draw_attention(panels[0], image, prediction["attention"], opacity,
-                                                f"{label}\nASA, all attributes unknown")
-                continue
-            prediction = viewers.predict_image(models[name], item["image"])
-            keys |= set(prediction)
-            with_truth |= item["ground_truth"] is not None
-            if name == "dafe":
-                viewers._show_image(panels[0], image)
-                viewers._draw_landmark_panel(panels[0], prediction, item["ground_truth"], LANDMARK_NAMES)
-                panels[0].set_title(f"{label}\nlandmarks", fontsize=7)
-                dafe_viewer.draw_sau(panels[1], image, prediction, dafe_viewer.NUM_MODULES - 1, opacity)
-            else:
-                viewers.draw_prediction(panels, image, prediction, item["ground_truth"], None, opacity,
-                                        category_names=category_names, title=label)
-        for ax in row:
-            ax.title.set_fontsize(7)
-    handles = viewers.legend_handles(sorted(keys), with_truth)
-    figure.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 4), frameon=False, fontsize=7)
-    return figure

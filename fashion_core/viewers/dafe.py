@@ -19,28 +19,22 @@ from __future__ import annotations
 from typing import Sequence
 
 import ipywidgets as widgets
-import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from torch import nn
 
 from fashion_core.data.datasets import denormalize
 from fashion_core.data.vocab import LANDMARK_NAMES
 from fashion_core.models.dafe import NUM_MODULES
-
-# The landmark panel, image and overlay drawing of the generic viewer, so both viewers draw alike.
-from fashion_core.viewers.base import (
-    CachedPredictionViewer,
-    ImageSource,
-    _draw_landmark_panel,
-    _no_data,
-    _overlay,
-    _short,
-    _show_image,
-    legend_handles,
-    predict_image,
-    show_png,
+from fashion_core.viewers.base import ImageSource, ImageViewer, predict_image
+from fashion_core.viewers.drawing import (
+    add_landmark_legend,
+    draw_landmark_panel,
+    no_data,
+    overlay,
+    report_grid,
+    short_label,
+    show_image,
     upsample,
 )
 
@@ -74,13 +68,14 @@ def cas_weights(prediction: dict, module: int) -> np.ndarray | None:
 
 
 def draw_sau(ax, image: np.ndarray, prediction: dict, module: int, opacity: float) -> None:
+    """The image with module `module`'s SAU map (0..1) laid over it, or a note for a variant without SAU."""
     size = image.shape[0]
-    _show_image(ax, image)
+    show_image(ax, image)
     values = sau_map(prediction, module, size)
     if values is None:
-        _no_data(ax, "no SAU in this variant")
+        no_data(ax, "no SAU in this variant")
         return
-    _overlay(ax, values, SAU_CMAP, opacity, 0.0, 1.0, size)
+    overlay(ax, values, SAU_CMAP, opacity, 0.0, 1.0, size)
     ax.set_title(f"SAU, {MODULE_LABELS[module]}\n[{values.min():.2f}, {values.max():.2f}]", fontsize=8)
 
 
@@ -90,7 +85,7 @@ def draw_cas(ax, prediction: dict, modules: Sequence[int]) -> None:
     if series[0][1] is None:
         ax.set_xticks([])
         ax.set_yticks([])
-        _no_data(ax, "no CAS in this variant")
+        no_data(ax, "no CAS in this variant")
         return
     width = 0.8 / len(series)
     for position, (module, weights) in enumerate(series):
@@ -114,16 +109,11 @@ def draw_dafe_attention(axes: Sequence, image_uint8: np.ndarray, prediction: dic
     if len(axes) != 3:
         raise ValueError(f"draw_dafe_attention needs exactly 3 axes, got {len(axes)}")
     image = np.asarray(image_uint8)
-    _show_image(axes[0], image)
-    _draw_landmark_panel(axes[0], prediction, ground_truth, names)
+    show_image(axes[0], image)
+    draw_landmark_panel(axes[0], prediction, ground_truth, names)
     axes[0].set_title(title or "landmarks", fontsize=8)
     draw_sau(axes[1], image, prediction, module, opacity)
     draw_cas(axes[2], prediction, [module])
-
-
-def _add_legend(fig, prediction_keys: Sequence[str], ground_truth: bool) -> None:
-    handles = legend_handles(prediction_keys, ground_truth)
-    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 4), frameon=False, fontsize=7)
 
 
 # ---------------------------------------------------------------------------- static grid
@@ -134,9 +124,8 @@ def dafe_attention_grid(model: nn.Module, source: ImageSource, indices: Sequence
     if not indices:
         raise ValueError("dafe_attention_grid needs at least one image index")
     columns = 2 + NUM_MODULES
-    fig, axes = plt.subplots(len(indices), columns, figsize=(3.0 * columns + 1.0, 3.2 * len(indices) + 0.5),
-                             squeeze=False, layout="constrained",
-                             gridspec_kw=dict(width_ratios=[1] * (1 + NUM_MODULES) + [1.6]))
+    fig, axes = report_grid(len(indices), columns, (3.0 * columns + 1.0, 3.2 * len(indices) + 0.5),
+                            gridspec_kw=dict(width_ratios=[1] * (1 + NUM_MODULES) + [1.6]))
     with_truth, keys = False, set()
     for row, index in zip(axes, indices):
         item = source.item(index)
@@ -144,60 +133,53 @@ def dafe_attention_grid(model: nn.Module, source: ImageSource, indices: Sequence
         with_truth |= item["ground_truth"] is not None
         keys |= set(prediction)
         image = denormalize(item["image"])
-        _show_image(row[0], image)
-        _draw_landmark_panel(row[0], prediction, item["ground_truth"], LANDMARK_NAMES)
-        row[0].set_title(f"{index}: {_short(item['label'], 30)}", fontsize=8)
+        show_image(row[0], image)
+        draw_landmark_panel(row[0], prediction, item["ground_truth"], LANDMARK_NAMES)
+        row[0].set_title(f"{index}: {short_label(item['label'], 30)}", fontsize=8)
         for module in range(NUM_MODULES):
             draw_sau(row[1 + module], image, prediction, module, opacity)
         draw_cas(row[-1], prediction, list(range(NUM_MODULES)))
-    _add_legend(fig, sorted(keys), with_truth)
+    add_landmark_legend(fig, sorted(keys), with_truth)
     return fig
 
 
 # ---------------------------------------------------------------------------- interactive viewer
 
-class DAFEAttentionViewer(CachedPredictionViewer):
+class DAFEAttentionViewer(ImageViewer):
     """Controls (image, module, opacity) over an Output showing the three panels.
 
     `figure` is the last rendered matplotlib Figure and `state` {"index", "module", "module_name",
     "opacity", "label"} what it shows; predictions are cached per image, so only a new image runs the model.
     """
 
+    viewer_name = "DAFE viewer"
+    figure_size = (10.5, 4.0)
+    description_width = "60px"
+
     def __init__(self, model: nn.Module, source: ImageSource, opacity: float = 0.6):
-        self.model, self.source = model, source
-        self.cache: dict[int, tuple[dict, dict]] = {}
-        self.figure: Figure | None = None
         self.state: dict = {}
-        style = {"description_width": "60px"}
-        self.image = widgets.IntSlider(value=0, min=0, max=len(source) - 1, description="image",
-                                       continuous_update=False, style=style)
+        super().__init__(model, source, opacity)
+
+    def add_controls(self, style: dict) -> list[widgets.Widget]:
         self.module = widgets.Dropdown(options=list(MODULE_LABELS), value=MODULE_LABELS[-1], description="module",
                                        style=style)
-        self.opacity = widgets.FloatSlider(value=float(opacity), min=0.0, max=1.0, step=0.05, description="opacity",
-                                           continuous_update=False, style=style)
-        self.caption = widgets.Label()
-        self.output = widgets.Output()
-        for control in (self.image, self.module, self.opacity):
-            control.observe(self._on_change, names="value")
-        super().__init__([widgets.HBox([self.image, self.module, self.opacity]), self.caption, self.output])
-        self.render()
+        return [self.module]
 
-    def render(self) -> None:
-        """Draw the current image / module / opacity into `figure` and show it in `output`."""
-        index, module = int(self.image.value), module_index(self.module.value)
-        item, prediction = self.prediction(index)
-        # Not pyplot: no global figure list to grow, and the inline backend does not show it twice.
-        figure = Figure(figsize=(10.5, 4.0), layout="constrained")
-        FigureCanvasAgg(figure)
+    def control_rows(self) -> list[widgets.Widget]:
+        return [widgets.HBox([self.image, self.module, self.opacity])]
+
+    def view_label(self) -> str:
+        return self.module.value
+
+    def draw(self, figure: Figure, index: int, item: dict, prediction: dict) -> None:
+        """The three panels of the chosen module; `state` records what they show."""
+        module = module_index(self.module.value)
         axes = figure.subplots(1, 3, gridspec_kw=dict(width_ratios=[1, 1, 1.4]))
         draw_dafe_attention(axes, denormalize(item["image"]), prediction, item["ground_truth"], module,
-                            float(self.opacity.value), title=f"{index}: {_short(item['label'])}")
-        _add_legend(figure, sorted(prediction), item["ground_truth"] is not None)
-        self.figure = figure
+                            float(self.opacity.value), title=f"{index}: {short_label(item['label'])}")
+        add_landmark_legend(figure, sorted(prediction), item["ground_truth"] is not None)
         self.state = {"index": index, "module": module, "module_name": self.module.value,
                       "opacity": float(self.opacity.value), "label": item["label"]}
-        self.caption.value = f"image {index} (of 0..{len(self.source) - 1}): {item['label']}"
-        show_png(self.output, figure, f"<DAFE viewer: image {index}, {self.module.value}>")
 
     def __repr__(self) -> str:
         # What a static report shows instead of the widget; short and deterministic (no pixels).

@@ -10,7 +10,7 @@ the image, with stage t's predicted keypoints; (b) stage t's predicted skeleton 
 ground-truth skeleton, each predicted keypoint joined to its true position. Which keypoints are
 drawn: those the ground truth marks present (code 0 or 1, i.e. the garment category's
 keypoints); for a folder image without ground truth, those whose last-stage belief peak is at
-least ``min_peak``. Pixel convention as in fashion_core.viewers.base (extent (0, S, S, 0)).
+least ``min_peak``. Pixel convention as in fashion_core.viewers.drawing (extent (0, S, S, 0)).
 
 `pose_machine_viewer` is the ipywidgets explorer (image, stage slider, keypoint, opacity);
 `pose_machine_grid` draws every stage of chosen images as one figure for the executed reports.
@@ -20,22 +20,20 @@ from __future__ import annotations
 from typing import Sequence
 
 import ipywidgets as widgets
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import patheffects
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from torch import nn
 
 from fashion_core.data.datasets import denormalize
 from fashion_core.data.vocab import FASHIONAI_KEYPOINTS
-from fashion_core.viewers.base import CachedPredictionViewer, ImageSource, predict_image, show_png, upsample
+from fashion_core.viewers.base import ImageSource, ImageViewer, predict_image
+from fashion_core.viewers.drawing import PREDICTION_COLOR, overlay, report_grid, show_image, upsample
 from fashion_core.viewers.plots import FASHIONAI_VISIBILITY_STYLE, draw_landmarks
 
 ALL_KEYPOINTS = "all (max)"
 BELIEF_CMAP = "inferno"
-PREDICTION_COLOR = "#e7298a"
 TRUTH_COLOR = "#1a9850"
 MIN_PEAK = 0.3
 # Edges between FashionAI keypoints (FASHIONAI_KEYPOINTS indices); an edge is drawn when both ends are.
@@ -89,15 +87,6 @@ def belief_for_display(prediction: dict, stage: int, size: int, keypoint: int | 
     return upsample(chosen, size)
 
 
-def _show_image(ax, image: np.ndarray) -> None:
-    height, width = image.shape[:2]
-    ax.imshow(image, extent=(0, width, height, 0), interpolation="nearest")
-    ax.set_xlim(0, width)
-    ax.set_ylim(height, 0)
-    ax.set_xticks([])
-    ax.set_yticks([])
-
-
 def _skeleton(ax, points: np.ndarray, shown: np.ndarray, edges, **style) -> None:
     for a, b in edges:
         if a < len(points) and b < len(points) and shown[a] and shown[b]:
@@ -120,10 +109,9 @@ def draw_belief(ax, image_uint8: np.ndarray, prediction: dict, ground_truth: dic
     shown = shown_keypoints(prediction, ground_truth, min_peak)
     if keypoint is not None:
         shown = shown & (np.arange(len(shown)) == keypoint)
-    _show_image(ax, image)
-    ax.imshow(belief, cmap=BELIEF_CMAP, alpha=float(opacity), vmin=float(belief.min()),
-              vmax=max(float(belief.max()), float(belief.min()) + 1e-6), extent=(0, size, size, 0),
-              interpolation="nearest")
+    show_image(ax, image)
+    low = float(belief.min())
+    overlay(ax, belief, BELIEF_CMAP, opacity, low, max(float(belief.max()), low + 1e-6), size)
     ax.scatter(points[shown, 0], points[shown, 1], s=22, marker="D", color=PREDICTION_COLOR, edgecolors="black",
                linewidths=0.6, zorder=4)
     label = ALL_KEYPOINTS if keypoint is None else names[keypoint]
@@ -136,7 +124,7 @@ def draw_skeleton(ax, image_uint8: np.ndarray, prediction: dict, ground_truth: d
                   min_peak: float = MIN_PEAK) -> None:
     """Panel (b): stage `stage`'s predicted skeleton against the true one, each keypoint joined to its truth."""
     check_prediction(prediction)
-    _show_image(ax, np.asarray(image_uint8))
+    show_image(ax, np.asarray(image_uint8))
     points = np.asarray(prediction["stage_landmarks"][stage - 1], dtype=np.float64)
     shown = shown_keypoints(prediction, ground_truth, min_peak)
     edges = _edges(len(points))
@@ -155,6 +143,7 @@ def draw_skeleton(ax, image_uint8: np.ndarray, prediction: dict, ground_truth: d
 
 
 def legend_handles(ground_truth: bool) -> list:
+    """Legend entries for the skeleton panel: the prediction, and the truth's visibility codes and skeleton."""
     handles = [Line2D([], [], color=PREDICTION_COLOR, marker="D", markeredgecolor="black", label="predicted")]
     if ground_truth:
         handles += [Line2D([], [], linestyle="", marker=s["marker"], color=s["color"], markeredgecolor="black",
@@ -172,8 +161,7 @@ def pose_machine_grid(model: nn.Module, source: ImageSource, indices: Sequence[i
     items = [source.item(index) for index in indices]
     predictions = [predict_image(model, item["image"]) for item in items]
     stages = check_prediction(predictions[0])
-    fig, axes = plt.subplots(len(indices), stages + 1, figsize=(2.5 * (stages + 1), 2.9 * len(indices) + 0.4),
-                             squeeze=False, layout="constrained")
+    fig, axes = report_grid(len(indices), stages + 1, (2.5 * (stages + 1), 2.9 * len(indices) + 0.4))
     for row, index, item, prediction in zip(axes, indices, items, predictions):
         image = denormalize(item["image"])
         for stage in range(1, stages + 1):
@@ -185,7 +173,7 @@ def pose_machine_grid(model: nn.Module, source: ImageSource, indices: Sequence[i
     return fig
 
 
-class PoseMachineViewer(CachedPredictionViewer):
+class PoseMachineViewer(ImageViewer):
     """Controls (image, stage, keypoint, opacity) over an Output showing one stage's two panels.
 
     `figure` is the last rendered matplotlib Figure and `state` {"index", "stage", "keypoint",
@@ -193,37 +181,37 @@ class PoseMachineViewer(CachedPredictionViewer):
     new image runs the model (all stages come from one forward pass).
     """
 
+    viewer_name = "pose machine viewer"
+    figure_size = (7.4, 4.2)
+
     def __init__(self, model: nn.Module, source: ImageSource, names: Sequence[str] = FASHIONAI_KEYPOINTS,
                  min_peak: float = MIN_PEAK, opacity: float = 0.5):
-        self.model, self.source, self.names, self.min_peak = model, source, tuple(names), float(min_peak)
-        self.cache: dict[int, tuple[dict, dict]] = {}
-        self.figure: Figure | None = None
+        self.names, self.min_peak = tuple(names), float(min_peak)
         self.state: dict = {}
-        _, first = self.prediction(0)
+        super().__init__(model, source, opacity)
+
+    def add_controls(self, style: dict) -> list[widgets.Widget]:
+        _, first = self.image_result(0)
         stages = check_prediction(first)
-        style = {"description_width": "70px"}
-        self.image = widgets.IntSlider(value=0, min=0, max=len(source) - 1, description="image",
-                                       continuous_update=False, style=style)
         self.stage = widgets.IntSlider(value=stages, min=1, max=stages, description="stage", style=style)
         self.keypoint = widgets.Dropdown(options=[ALL_KEYPOINTS, *self.names], value=ALL_KEYPOINTS,
                                          description="keypoint", style=style)
-        self.opacity = widgets.FloatSlider(value=float(opacity), min=0.0, max=1.0, step=0.05, description="opacity",
-                                           continuous_update=False, style=style)
-        self.caption = widgets.Label()
-        self.output = widgets.Output()
-        for control in (self.image, self.stage, self.keypoint, self.opacity):
-            control.observe(self._on_change, names="value")
-        super().__init__([widgets.HBox([self.image, self.stage]), widgets.HBox([self.keypoint, self.opacity]),
-                          self.caption, self.output])
-        self.render()
+        return [self.stage, self.keypoint]
 
-    def render(self) -> None:
-        index, stage, name = int(self.image.value), int(self.stage.value), self.keypoint.value
+    def control_rows(self) -> list[widgets.Widget]:
+        return [widgets.HBox([self.image, self.stage]), widgets.HBox([self.keypoint, self.opacity])]
+
+    def caption_label(self, index: int, item: dict) -> str:
+        return source_label(self.source, index)
+
+    def view_label(self) -> str:
+        return f"stage {self.stage.value}, {self.keypoint.value}"
+
+    def draw(self, figure: Figure, index: int, item: dict, prediction: dict) -> None:
+        """The chosen stage's belief map and skeleton; `state` records what they show."""
+        stage, name = int(self.stage.value), self.keypoint.value
         keypoint = None if name == ALL_KEYPOINTS else self.names.index(name)
-        item, prediction = self.prediction(index)
         label = source_label(self.source, index)
-        figure = Figure(figsize=(7.4, 4.2), layout="constrained")
-        FigureCanvasAgg(figure)
         belief_ax, skeleton_ax = figure.subplots(1, 2)
         image = denormalize(item["image"])
         draw_belief(belief_ax, image, prediction, item["ground_truth"], stage, keypoint, float(self.opacity.value),
@@ -231,11 +219,8 @@ class PoseMachineViewer(CachedPredictionViewer):
         draw_skeleton(skeleton_ax, image, prediction, item["ground_truth"], stage, self.min_peak)
         figure.legend(handles=legend_handles(item["ground_truth"] is not None), loc="outside lower center", ncol=4,
                       frameon=False, fontsize=7)
-        self.figure = figure
         self.state = {"index": index, "stage": stage, "keypoint": keypoint, "keypoint_name": name,
                       "opacity": float(self.opacity.value), "label": label}
-        self.caption.value = f"image {index} (of 0..{len(self.source) - 1}): {label}"
-        show_png(self.output, figure, f"<pose machine viewer: image {index}, stage {stage}, {name}>")
 
     def __repr__(self) -> str:
         # What a static report shows instead of the widget: short and deterministic.

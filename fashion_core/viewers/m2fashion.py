@@ -17,20 +17,19 @@ from __future__ import annotations
 from typing import Sequence
 
 import ipywidgets as widgets
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from torch import nn
 
 from fashion_core.data.datasets import denormalize
 from fashion_core.data.vocab import ATTRIBUTE_TYPE_NAMES
 from fashion_core.models.inference import evaluating, model_device
-from fashion_core.viewers.base import ImageSource, show_png, upsample
+from fashion_core.viewers.base import ImageSource, ImageViewer
+from fashion_core.viewers.drawing import no_data, overlay, report_grid, show_image, upsample
 
 STATES = {"unknown": 0.0, "known positive": 1.0, "known negative": -1.0}
-ATTENTION_CMAP = "inferno"
+ASA_CMAP = "inferno"
 
 
 def image_features(model: nn.Module, image: torch.Tensor) -> torch.Tensor:
@@ -71,18 +70,14 @@ def draw_attention(ax, image_uint8: np.ndarray, attention: np.ndarray | None, op
     (range below 1e-4) is drawn flat.
     """
     size = image_uint8.shape[0]
-    ax.imshow(image_uint8, extent=(0, size, size, 0), interpolation="nearest")
+    show_image(ax, image_uint8)
     if attention is None:
-        ax.text(0.5, 0.5, "no ASA in this model", transform=ax.transAxes, ha="center", va="center", fontsize=8,
-                bbox=dict(boxstyle="round", fc="white", alpha=0.85))
+        no_data(ax, "no ASA in this model", fontsize=8)
     else:
         low, high = float(attention.min()), float(attention.max())
         if high - low < 1e-4:
             low, high = high - 1e-4, high
-        ax.imshow(upsample(attention, size), cmap=ATTENTION_CMAP, alpha=float(opacity), vmin=low, vmax=high,
-                  extent=(0, size, size, 0), interpolation="nearest")
-    ax.set_xticks([])
-    ax.set_yticks([])
+        overlay(ax, upsample(attention, size), ASA_CMAP, opacity, low, high, size)
     ax.set_title(title, fontsize=7)
 
 
@@ -90,45 +85,65 @@ def _attention_range(attention: np.ndarray | None) -> str:
     return "" if attention is None else f"ASA [{attention.min():.2f}, {attention.max():.2f}] on {attention.shape[0]}x{attention.shape[1]}"
 
 
-class M2FashionViewer(widgets.VBox):
+def draw_top_categories(ax, probabilities: np.ndarray, names: Sequence[str] | None, k: int, title: str,
+                        truth: int | None = None) -> None:
+    """Bars of the k most likely categories, the true one (when known) in green."""
+    order = np.argsort(-probabilities, kind="stable")[:k]
+    labels = [str(names[i]) if names is not None else f"#{i}" for i in order]
+    colors = ["#1b9e77" if truth is not None and i == truth else "#999999" for i in order]
+    ax.barh(range(len(order))[::-1], probabilities[order], color=colors)
+    ax.set_yticks(range(len(order))[::-1], labels, fontsize=7)
+    ax.set_xlim(0, 1)
+    ax.set_title(title + (" (green: true)" if truth is not None else ""), fontsize=8)
+
+
+def draw_top_unknown_attributes(ax, probabilities: np.ndarray, states: np.ndarray, attribute_names: Sequence[str],
+                                k: int, stated: int) -> None:
+    """Bars of the k most likely attributes among those whose state is unknown (0)."""
+    unknown = np.flatnonzero(states == 0)
+    order = unknown[np.argsort(-probabilities[unknown], kind="stable")][:k]
+    ax.barh(range(len(order))[::-1], probabilities[order], color="#7570b3")
+    ax.set_yticks(range(len(order))[::-1], [attribute_names[i] for i in order], fontsize=7)
+    ax.set_xlim(0, 1)
+    ax.set_title(f"top unknown attributes (sigmoid); {stated} stated", fontsize=8)
+
+
+class M2FashionViewer(ImageViewer):
     """Controls (image, attribute, its state, reset, opacity) over an Output with the three panels.
 
     `assignments` holds the attributes currently set (name -> state); `set_state(name, state)`
     and `reset()` change them from code too. `figure` is the last rendered Figure and `prediction`
-    what it shows.
+    what it shows. The state-free trunk features are what is cached per image (`features`); each
+    render runs only the attention and the heads under the current states.
     """
+
+    viewer_name = "m2fashion viewer"
+    figure_size = (11.5, 3.9)
 
     def __init__(self, model: nn.Module, source: ImageSource, attribute_names: Sequence[str],
                  attribute_types: Sequence[int], category_names: Sequence[str] | None = None, top_k: int = 8):
-        self.model, self.source, self.top_k = model, source, int(top_k)
+        self.top_k = int(top_k)
         self.attribute_names = list(attribute_names)
         self.attribute_types = np.asarray(attribute_types)
         self.category_names = list(category_names) if category_names is not None else None
         self.assignments: dict[str, str] = {}
-        self.features: dict[int, torch.Tensor] = {}
-        self.figure: Figure | None = None
         self.prediction: dict = {}
-        style = {"description_width": "70px"}
-        self.image = widgets.IntSlider(value=0, min=0, max=len(source) - 1, description="image",
-                                       continuous_update=False, style=style)
+        super().__init__(model, source, opacity=0.55)
+
+    def add_controls(self, style: dict) -> list[widgets.Widget]:
         options = [(f"{ATTRIBUTE_TYPE_NAMES.get(int(code), code)}: {name}", name)
                    for code, name in sorted(zip(self.attribute_types, self.attribute_names))]
         self.attribute = widgets.Dropdown(options=options, description="attribute", style=style)
         self.state = widgets.ToggleButtons(options=list(STATES), value="unknown", description="state", style=style)
         self.clear = widgets.Button(description="all unknown")
-        self.opacity = widgets.FloatSlider(value=0.55, min=0.0, max=1.0, step=0.05, description="opacity",
-                                           continuous_update=False, style=style)
-        self.caption = widgets.Label()
-        self.output = widgets.Output()
         self._syncing = False
-        self.image.observe(lambda change: self.render(), names="value")
-        self.opacity.observe(lambda change: self.render(), names="value")
         self.attribute.observe(self._on_attribute, names="value")
         self.state.observe(self._on_state, names="value")
         self.clear.on_click(lambda button: self.reset())
-        super().__init__([widgets.HBox([self.image, self.opacity]), widgets.HBox([self.attribute, self.clear]),
-                          self.state, self.caption, self.output])
-        self.render()
+        return []  # a changed state redraws through set_state; showing an attribute's state redraws nothing
+
+    def control_rows(self) -> list[widgets.Widget]:
+        return [widgets.HBox([self.image, self.opacity]), widgets.HBox([self.attribute, self.clear]), self.state]
 
     # ------------------------------------------------------------------ state
     def _on_attribute(self, change) -> None:
@@ -165,45 +180,34 @@ class M2FashionViewer(widgets.VBox):
     def states(self) -> np.ndarray:
         return states_vector(self.assignments, self.attribute_names)
 
+    @property
+    def features(self) -> dict[int, torch.Tensor]:
+        """The trunk features computed so far, by image index."""
+        return {index: features for index, (_, features) in self.cache.items()}
+
     # ------------------------------------------------------------------ drawing
-    def render(self) -> None:
-        index = int(self.image.value)
-        item = self.source.item(index)
-        if index not in self.features:
-            self.features[index] = image_features(self.model, item["image"])
-        self.prediction = predict_with_states(self.model, self.features[index], self.states)
-        self.figure = self._draw(item, index)
+    def run_model(self, item: dict) -> torch.Tensor:
+        return image_features(self.model, item["image"])
+
+    def caption_label(self, index: int, item: dict) -> str:
         known = ", ".join(f"{name} {'+' if state == 'known positive' else '-'}"
                           for name, state in sorted(self.assignments.items())) or "none"
-        self.caption.value = f"image {index} (of 0..{len(self.source) - 1}): {item['label']} | known: {known}"
-        show_png(self.output, self.figure, f"<m2fashion viewer: image {index}, {len(self.assignments)} known labels>")
+        return f"{item['label']} | known: {known}"
 
-    def _draw(self, item: dict, index: int) -> Figure:
-        figure = Figure(figsize=(11.5, 3.9), layout="constrained")
-        FigureCanvasAgg(figure)
+    def view_label(self) -> str:
+        return f"{len(self.assignments)} known labels"
+
+    def draw(self, figure: Figure, index: int, item: dict, features: torch.Tensor) -> None:
+        """Run the heads under the current states into `prediction` and draw its three panels."""
+        states = self.states
+        self.prediction = prediction = predict_with_states(self.model, features, states)
         axes = figure.subplots(1, 3, width_ratios=[1.0, 1.1, 1.4])
-        prediction = self.prediction
         draw_attention(axes[0], denormalize(item["image"]), prediction["attention"], float(self.opacity.value),
                        f"{index}: {item['label'][-40:]}\n{_attention_range(prediction['attention'])}")
-        self._bars(axes[1], prediction["category"], self.category_names, 5, "top categories (softmax)",
-                   truth=(item.get("ground_truth") or {}).get("category"))
-        unknown = np.flatnonzero(self.states == 0)
-        order = unknown[np.argsort(-prediction["attributes"][unknown], kind="stable")][:self.top_k]
-        names = [self.attribute_names[i] for i in order]
-        axes[2].barh(range(len(order))[::-1], prediction["attributes"][order], color="#7570b3")
-        axes[2].set_yticks(range(len(order))[::-1], names, fontsize=7)
-        axes[2].set_xlim(0, 1)
-        axes[2].set_title(f"top unknown attributes (sigmoid); {len(self.assignments)} stated", fontsize=8)
-        return figure
-
-    def _bars(self, ax, probabilities: np.ndarray, names, k: int, title: str, truth: int | None = None) -> None:
-        order = np.argsort(-probabilities, kind="stable")[:k]
-        labels = [str(names[i]) if names is not None else f"#{i}" for i in order]
-        colors = ["#1b9e77" if truth is not None and i == truth else "#999999" for i in order]
-        ax.barh(range(len(order))[::-1], probabilities[order], color=colors)
-        ax.set_yticks(range(len(order))[::-1], labels, fontsize=7)
-        ax.set_xlim(0, 1)
-        ax.set_title(title + (" (green: true)" if truth is not None else ""), fontsize=8)
+        draw_top_categories(axes[1], prediction["category"], self.category_names, 5, "top categories (softmax)",
+                            truth=(item.get("ground_truth") or {}).get("category"))
+        draw_top_unknown_attributes(axes[2], prediction["attributes"], states, self.attribute_names, self.top_k,
+                                    len(self.assignments))
 
     def __repr__(self) -> str:
         return f"M2FashionViewer(image={self.image.value} of {len(self.source)}, known labels={len(self.assignments)})"
@@ -226,8 +230,7 @@ def condition_grid(model: nn.Module, source: ImageSource, indices: Sequence[int]
     if not indices:
         raise ValueError("condition_grid needs at least one image index")
     columns = [("all unknown", {})] + [(f"{name} = +1", {name: "known positive"}) for name in conditions]
-    fig, axes = plt.subplots(len(indices), len(columns), figsize=(2.3 * len(columns), 2.6 * len(indices)),
-                             squeeze=False, layout="constrained")
+    fig, axes = report_grid(len(indices), len(columns), (2.3 * len(columns), 2.6 * len(indices)))
     for row, index in zip(axes, indices):
         item = source.item(index)
         features = image_features(model, item["image"])

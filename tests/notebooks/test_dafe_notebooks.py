@@ -24,7 +24,8 @@ from fashion_core.data.datasets import LandmarkDataset, denormalize  # noqa: E40
 from fashion_core.data.deepfashion import read_fld  # noqa: E402
 from fashion_core.data.synthfashion.writer import generate  # noqa: E402
 from fashion_core.models import build_model  # noqa: E402
-from fashion_core.viewers.base import image_source, upsample  # noqa: E402
+from fashion_core.viewers.base import image_source  # noqa: E402
+from fashion_core.viewers.drawing import upsample  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"

@@ -25,7 +25,8 @@ from fashion_core.data.fashionai import read_fashionai
 from fashion_core.data.synthfashion.writer import generate  # noqa: E402
 from fashion_core.models import build_model  # noqa: E402
 from fashion_core.viewers.fpm import ALL_KEYPOINTS, pose_machine_grid, pose_machine_viewer, shown_keypoints
-from fashion_core.viewers.base import image_source, upsample  # noqa: E402
+from fashion_core.viewers.base import image_source  # noqa: E402
+from fashion_core.viewers.drawing import upsample  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"

@@ -24,6 +24,7 @@ import torch  # noqa: E402
 from fashion_core import experiments  # noqa: E402
 from fashion_core.experiments import runs, store
 from fashion_core.reporting import reproduction
+from fashion_core.viewers import gallery  # noqa: E402
 from fashion_core.metrics.evaluation import Predictions, score  # noqa: E402
 from fashion_core.models import build_model  # noqa: E402
 
@@ -274,10 +275,10 @@ def test_section_turns_missing_inputs_into_a_message(capsys):
 
 
 def test_gallery_indices_spread_evenly():
-    assert reproduction.gallery_indices(3, 11) == [0, 5, 10]
-    assert reproduction.gallery_indices(6, 2) == [0, 1]
+    assert gallery.gallery_indices(3, 11) == [0, 5, 10]
+    assert gallery.gallery_indices(6, 2) == [0, 1]
     with pytest.raises(ValueError, match="at least 1"):
-        reproduction.gallery_indices(0, 5)
+        gallery.gallery_indices(0, 5)
 
 
 # ---------------------------------------------------------------------------- gallery
@@ -294,7 +295,7 @@ def tiny_models():
 
 
 def check_gallery(models, sources, indices, category_names=("a", "b", "c")):
-    figure = reproduction.gallery_figure(models, sources, indices, category_names=category_names)
+    figure = gallery.gallery_figure(models, sources, indices, category_names=category_names)
     axes = np.array(figure.axes[:len(indices) * 6]).reshape(len(indices), 6)
     for row, index in zip(axes, indices):
         label = sources["dafe"].label(index)
@@ -318,11 +319,11 @@ def report_predicted_points(ax) -> np.ndarray:
 def test_gallery_on_real_photos(folder, tiny_models):
     if not folder.is_dir():
         pytest.skip(f"{folder} is not on this machine")
-    sources = reproduction.gallery_sources(tiny_models, folder=folder)
+    sources = gallery.gallery_sources(tiny_models, folder=folder)
     assert len({id(source) for source in sources.values()}) == 1  # one source per input size, shared
     source = sources["dafe"]
     assert source.kind == "folder" and len(source) > 10
-    indices = reproduction.gallery_indices(3, len(source))
+    indices = gallery.gallery_indices(3, len(source))
     assert indices[0] == 0 and indices[-1] == len(source) - 1
     check_gallery(tiny_models, sources, indices)
 
@@ -334,14 +335,14 @@ def test_gallery_on_a_synthfashion_split_draws_ground_truth(tmp_path_factory, ti
     root = tmp_path_factory.mktemp("synth_report") / "synthfashion"
     generate(root, n_train=2, n_val=1, n_test=3, size=64, seed=3, formats=("deepfashion_c",), workers=1, progress=False)
     annotations = read_category_attribute(root / "deepfashion_c")
-    sources = reproduction.gallery_sources(tiny_models, annotations=annotations)
+    sources = gallery.gallery_sources(tiny_models, annotations=annotations)
     assert sources["dafe"].kind == "dataset" and len(sources["dafe"]) == 3
     figure = check_gallery(tiny_models, sources, [0, 2], annotations.category_names)
     assert any("true, visible" in text.get_text() for text in figure.legends[0].get_texts())
     with pytest.raises(ValueError, match="exactly one of folder"):
-        reproduction.gallery_sources(tiny_models)
+        gallery.gallery_sources(tiny_models)
     with pytest.raises(ValueError, match="gallery models must be some of"):
-        reproduction.gallery_figure({"fashionnet": tiny_models["dafe"]}, sources, [0])
+        gallery.gallery_figure({"fashionnet": tiny_models["dafe"]}, sources, [0])
 
 
 # ---------------------------------------------------------------------------- the notebook, smoke profile

@@ -19,13 +19,12 @@ from fashion_core.data.datasets import CategoryAttributeDataset, denormalize  # 
 from fashion_core.data.vocab import LANDMARK_NAMES  # noqa: E402
 from fashion_core.data.deepfashion import read_category_attribute
 from fashion_core.data.synthfashion.writer import generate  # noqa: E402
-from fashion_core.viewers.base import (
+from fashion_core.viewers.base import image_source, predict_one  # noqa: E402
+from fashion_core.viewers.landmarks import (  # noqa: E402
     ALL_CHANNELS,
     attention_grid,
     attention_viewer,
     draw_prediction,
-    image_source,
-    predict_one,
 )
 
 INPUT_SIZE = 64
