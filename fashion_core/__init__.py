@@ -13,7 +13,8 @@
                   results store (metrics JSON, predictions), quality bars, M2Fashion's protocol
     reporting/    tables and figures, the papers' numbers, the claims and their ledger, the
                   report index, the reproduction report, the README results
-    viewers/      the widget viewers (one base, one module per paper) and the static plots
+    viewers/      the widget viewers (one base, one module per paper), the report's gallery,
+                  the static plots
     cli/          the commands: ``python -m fashion_core.train`` (train.py), ``.run`` (run.py,
                   what ./run_all.sh calls) and ``.readme_results`` (readme_results.py)
 """

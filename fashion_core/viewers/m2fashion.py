@@ -111,7 +111,7 @@ def draw_top_unknown_attributes(ax, probabilities: np.ndarray, states: np.ndarra
 class M2FashionViewer(ImageViewer):
     """Controls (image, attribute, its state, reset, opacity) over an Output with the three panels.
 
-    `assignments` holds the attributes currently set (name -> state); `set_state(name, state)`
+    `assignments` holds the attributes currently set (name -> state); `set_attribute_state(name, state)`
     and `reset()` change them from code too. `figure` is the last rendered Figure and `prediction`
     what it shows. The state-free trunk features are what is cached per image (`features`); each
     render runs only the attention and the heads under the current states.
@@ -140,7 +140,7 @@ class M2FashionViewer(ImageViewer):
         self.attribute.observe(self._on_attribute, names="value")
         self.state.observe(self._on_state, names="value")
         self.clear.on_click(lambda button: self.reset())
-        return []  # a changed state redraws through set_state; showing an attribute's state redraws nothing
+        return []  # a changed state redraws through set_attribute_state; showing an attribute's state redraws nothing
 
     def control_rows(self) -> list[widgets.Widget]:
         return [widgets.HBox([self.image, self.opacity]), widgets.HBox([self.attribute, self.clear]), self.state]
@@ -153,9 +153,9 @@ class M2FashionViewer(ImageViewer):
 
     def _on_state(self, change) -> None:
         if not self._syncing:
-            self.set_state(self.attribute.value, change["new"])
+            self.set_attribute_state(self.attribute.value, change["new"])
 
-    def set_state(self, name: str, state: str) -> None:
+    def set_attribute_state(self, name: str, state: str) -> None:
         """Set one attribute to "known positive", "known negative" or "unknown" and redraw."""
         states_vector({name: state}, self.attribute_names)  # validates both
         if state == "unknown":

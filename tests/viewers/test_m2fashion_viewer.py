@@ -42,7 +42,7 @@ def test_stating_a_label_changes_the_map_and_the_predictions(setup):
     assert before["attention"].shape == (2, 2) and before["attention"].sum() == pytest.approx(1.0, abs=1e-5)
     assert len(viewer.output.outputs) == 1 and "image/png" in viewer.output.outputs[0]["data"]
     name = annotations.attribute_names[0]
-    viewer.set_state(name, "known positive")
+    viewer.set_attribute_state(name, "known positive")
     after = viewer.prediction
     assert viewer.assignments == {name: "known positive"} and viewer.states[0] == 1.0
     assert not np.allclose(before["attention"], after["attention"])
@@ -85,3 +85,13 @@ def test_a_model_without_asa_says_so(setup):
     assert viewer.prediction["attention"] is None
     texts = [text.get_text() for text in viewer.figure.axes[0].texts]
     assert "no ASA in this model" in texts
+
+
+def test_the_viewer_keeps_the_widget_protocol_of_ipywidgets():
+    # The front end syncs a widget through Widget.set_state(sync_data); a viewer method of that
+    # name would swallow every message JupyterLab sends it.
+    import ipywidgets
+
+    from fashion_core.viewers.m2fashion import M2FashionViewer
+
+    assert M2FashionViewer.set_state is ipywidgets.Widget.set_state
