@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 
 import torch
+import torch.nn.functional as F
 import torchvision
 from torch import nn
 from torchvision.models import ResNet50_Weights
@@ -52,6 +53,32 @@ class ResNetTrunk(nn.Module):
         return [c2, c3, c4, self.layer4(c4)]
 
 
+class SubsampledPointwiseConv(nn.Conv2d):
+    """A 1x1 convolution with stride s, computed as the 1x1 convolution of every s-th pixel.
+
+    The two are the same function with the same parameters (weight, bias): the outputs are
+    bitwise equal, the gradients equal up to the order of oneDNN's floating-point sums. The
+    strided form is avoided because oneDNN's strided 1x1 backward kernel for channels-last
+    tensors (``brgconv_strided:avx2``, torch 2.14.1 on AVX2 CPUs) corrupts the heap, which
+    aborts the process; the images of a DataLoader batch arrive channels-last.
+    """
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        row_stride, column_stride = self.stride
+        return F.conv2d(input[:, :, ::row_stride, ::column_stride], self.weight, self.bias)
+
+
+def subsampled_pointwise(conv: nn.Conv2d) -> SubsampledPointwiseConv:
+    """The same strided 1x1 convolution (its parameters moved over) as a SubsampledPointwiseConv."""
+    if conv.kernel_size != (1, 1) or conv.padding != (0, 0) or conv.dilation != (1, 1) or conv.groups != 1:
+        raise ValueError(f"expected a 1x1 convolution without padding, dilation or groups, got {conv}")
+    replacement = SubsampledPointwiseConv(conv.in_channels, conv.out_channels, 1, conv.stride, bias=conv.bias is not None)
+    replacement.weight = conv.weight
+    if conv.bias is not None:
+        replacement.bias = conv.bias
+    return replacement
+
+
 def _stem(out_channels: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(3, out_channels, 7, 2, 3, bias=False), nn.BatchNorm2d(out_channels),
                          nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, 1))
@@ -60,7 +87,7 @@ def _stem(out_channels: int) -> nn.Sequential:
 def _basic_stage(in_channels: int, out_channels: int, blocks: int, stride: int) -> nn.Sequential:
     downsample = None
     if stride != 1 or in_channels != out_channels:
-        downsample = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
+        downsample = nn.Sequential(SubsampledPointwiseConv(in_channels, out_channels, 1, stride, bias=False),
                                    nn.BatchNorm2d(out_channels))
     layers = [BasicBlock(in_channels, out_channels, stride, downsample)]
     layers += [BasicBlock(out_channels, out_channels) for _ in range(blocks - 1)]
@@ -97,6 +124,8 @@ def _resnet50(pretrained: bool, weights_path: str | os.PathLike | None) -> ResNe
                                + missing_weights_message(RESNET50_WEIGHTS_URL, "ResNet-50", "the file has the wrong layout"))
         # The ImageNet classifier is dropped.
         model.load_state_dict(trunk_state, strict=False)
+    for layer in (model.layer2, model.layer3, model.layer4):
+        layer[0].downsample[0] = subsampled_pointwise(layer[0].downsample[0])
     stem = nn.Sequential(model.conv1, model.bn1, model.relu, model.maxpool)
     return ResNetTrunk(stem, [model.layer1, model.layer2, model.layer3, model.layer4], (256, 512, 1024, 2048))
 

@@ -59,3 +59,35 @@ def test_backbone_arguments_are_checked():
         build_resnet_trunk("resnet_mini", 0.5, pretrained=True)
     with pytest.raises(ValueError, match="backbone must be"):
         build_resnet_trunk("resnet18")
+
+
+def test_subsampled_pointwise_conv_is_the_strided_one():
+    from fashion_core.models.resnet import subsampled_pointwise
+
+    torch.manual_seed(0)
+    strided = torch.nn.Conv2d(8, 16, 1, stride=2, bias=True)
+    subsampled = subsampled_pointwise(torch.nn.Conv2d(8, 16, 1, stride=2, bias=True))
+    subsampled.load_state_dict(strided.state_dict())
+    image = torch.randn(4, 8, 15, 15)
+    outputs = []
+    for conv in (strided, subsampled):
+        x = image.clone().requires_grad_()
+        y = conv(x)
+        y.square().sum().backward()
+        outputs.append((y.detach(), x.grad, conv.weight.grad, conv.bias.grad))
+    (y, *gradients), (y_subsampled, *gradients_subsampled) = outputs
+    assert torch.equal(y, y_subsampled)
+    for gradient, gradient_subsampled in zip(gradients, gradients_subsampled):
+        torch.testing.assert_close(gradient_subsampled, gradient, rtol=1e-5, atol=1e-5)
+
+
+def test_resnet_mini_trains_on_channels_last_batches_without_a_strided_pointwise_conv():
+    from fashion_core.models.resnet import SubsampledPointwiseConv, build_resnet_trunk
+
+    trunk = build_resnet_trunk("resnet_mini", width=0.125)
+    shortcuts = [module for module in trunk.modules() if isinstance(module, torch.nn.Conv2d)
+                 and module.kernel_size == (1, 1) and module.stride != (1, 1)]
+    assert shortcuts and all(isinstance(module, SubsampledPointwiseConv) for module in shortcuts)
+    for _ in range(20):  # the strided kernel's heap corruption showed within a few steps
+        image = torch.randn(4, 3, 64, 64).contiguous(memory_format=torch.channels_last)
+        sum(level.square().mean() for level in trunk(image)).backward()
