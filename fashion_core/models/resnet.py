@@ -58,9 +58,11 @@ class SubsampledPointwiseConv(nn.Conv2d):
 
     The two are the same function with the same parameters (weight, bias): the outputs are
     bitwise equal, the gradients equal up to the order of oneDNN's floating-point sums. The
-    strided form is avoided because oneDNN's strided 1x1 backward kernel for channels-last
-    tensors (``brgconv_strided:avx2``, torch 2.14.1 on AVX2 CPUs) corrupts the heap, which
-    aborts the process; the images of a DataLoader batch arrive channels-last.
+    strided form is avoided because oneDNN 3.12 (torch 2.14.1) corrupts the heap, aborting the
+    process, in its ``jit_1x1:avx2`` backward-weights kernel for a strided 1x1 convolution of
+    channels-last tensors with fewer than 8 input channels on one thread: the resnet_mini
+    shortcuts at the smoke width, in the single-threaded training workers, on AVX2 CPUs. The
+    images of a DataLoader batch arrive channels-last.
     """
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
