@@ -34,8 +34,13 @@ from fashion_core.experiments.store import ExperimentResults, RunResult
 from fashion_core.experiments.variants import Settings, Variant
 from fashion_core.metrics import retrieval
 from fashion_core.metrics.baselines import baseline_metrics
-from fashion_core.metrics.evaluation import attribute_metrics, attribute_metrics_on_unknown, category_metrics
-from fashion_core.models.inference import unwrap
+from fashion_core.metrics.evaluation import (
+    attribute_metrics_on_unknown,
+    category_metrics,
+    classification_predictions,
+    classification_validation_score,
+)
+from fashion_core.models.inference import model_device, unwrap
 from fashion_core.models.m2fashion import label_mask, label_states, revealed_labels, sample_triplets
 
 PAPER = "m2fashion"
@@ -134,21 +139,8 @@ def validation_metrics(model, loader) -> dict[str, float]:
     tasks = getattr(unwrap(model), "tasks", "retrieval")
     if tasks == "retrieval":
         return {}
-    device = next(model.parameters()).device
-    scores, categories, attribute_scores, attributes = [], [], [], []
-    for batch in loader:
-        outputs = model(batch["image"].to(device))
-        scores.append(outputs["category_logits"].float().cpu().numpy())
-        attribute_scores.append(outputs["attribute_logits"].float().cpu().numpy())
-        categories.append(batch["category"].numpy())
-        attributes.append(batch["attributes"].numpy())
-    result = {}
-    if tasks in ("joint", "category"):
-        result["val_category_top1"] = category_metrics(np.concatenate(scores), np.concatenate(categories))["category_top1"]
-    if tasks in ("joint", "attribute"):
-        result["val_attr_all_top5"] = attribute_metrics(np.concatenate(attribute_scores), np.concatenate(attributes),
-                                                        loader.dataset.annotations.attribute_types)["attr_all_top5"]
-    return result
+    predictions = classification_predictions(model, loader)
+    return classification_validation_score(predictions, loader.dataset.annotations.attribute_types, tasks)
 
 
 def training_histories(results: ExperimentResults) -> pd.DataFrame:
@@ -171,7 +163,7 @@ def revealed_table(rows: np.ndarray, num_labels: int, fraction: float, seed: int
 
 
 def _classification(model, features: torch.Tensor, states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    device = next(model.parameters()).device
+    device = model_device(model)
     categories, attributes = [], []
     with torch.inference_mode():
         for start in range(0, len(features), 512):

@@ -34,7 +34,6 @@ def fashionai_scorer(annotations):
     return functools.partial(fashionai_score, annotations=annotations)
 
 
-
 def architecture_fingerprint(model: torch.nn.Module) -> str:
     """A short hash of the model's parameter and buffer names and shapes.
 
