@@ -258,3 +258,29 @@ def delete_line(path: Path, line_number: int) -> None:
 def truncate_jpeg(path: Path) -> None:
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
+
+
+def replace_csv_field(path: Path, line_number: int, column: int, value: str) -> None:
+    """Replace the 1-based comma-separated column of a CSV line (FashionAI cells hold no commas)."""
+    fields = read_line(path, line_number).split(",")
+    fields[column - 1] = value
+    replace_line(path, line_number, ",".join(fields))
+
+
+def append_line(path: Path, text: str) -> int:
+    """Append a line (the file gets a final newline first); returns its 1-based number."""
+    content = path.read_text()
+    if content and not content.endswith("\n"):
+        content += "\n"
+    path.write_text(content + text + "\n")
+    return content.count("\n") + 1
+
+
+def assert_names(error, path: Path, line: int | None, *expected: str) -> None:
+    """The AnnotationError names `path` and `line` (attributes and message) and every `expected` fragment."""
+    message = str(error)
+    assert error.path == str(path)
+    assert error.line == line
+    assert (f"{path}:{line}:" if line is not None else f"{path}:") in message
+    for fragment in expected:
+        assert fragment in message, f"{fragment!r} not in {message!r}"

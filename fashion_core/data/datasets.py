@@ -13,6 +13,11 @@ Randomness: the only random step is the training flip, a pure function of
 (seed, epoch, annotation row), so it is identical across workers, runs and resumes.
 Call `set_epoch` before creating the DataLoader iterator (non-persistent workers copy the
 dataset when iteration starts).
+
+Every image is checked where it is opened: it must decode, and its bbox and visible landmarks
+(keypoints) must fit its size (deepfashion.image_size_issue, fashionai.keypoint_size_issue), else
+AnnotationError names the annotation file and line. `check_images` runs that over a whole split
+before training, so a bad image stops a run before its first epoch rather than in it.
 """
 from __future__ import annotations
 
@@ -27,15 +32,14 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from fashion_core.data.deepfashion import (
-    BBOX_FILE,
     PARTITION_FILE,
     SPLITS,
     CategoryAttributeAnnotations,
     LandmarkAnnotations,
-    check_bbox_in_image,
+    image_size_issue,
 )
 from fashion_core.data.errors import AnnotationError
-from fashion_core.data.fashionai import FashionAIAnnotations
+from fashion_core.data.fashionai import FashionAIAnnotations, keypoint_size_issue
 from fashion_core.data.vocab import FASHIONAI_CLOTHES_TYPE, FASHIONAI_FLIP_PAIRS
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -160,9 +164,33 @@ class _KeypointImageDataset(Dataset):
         self.cache_images = bool(cache_images)
         self._pixel_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
+    def _image_source(self, row: int) -> tuple[Path, Path, int]:
+        """(image file, annotation file, 1-based line) of annotation row `row`."""
+        raise NotImplementedError
+
+    def _crop_box(self, row: int, width: int, height: int) -> np.ndarray:
+        """Row `row`'s crop box (x1, y1, x2, y2) in its width x height image, after checking the row's
+        annotations against that size (AnnotationError naming their file and line)."""
+        raise NotImplementedError
+
     def _decode(self, row: int) -> tuple[Image.Image, np.ndarray]:
         """The RGB image of annotation row `row` and its crop box (x1, y1, x2, y2)."""
-        raise NotImplementedError
+        image = open_rgb(*self._image_source(row))
+        return image, self._crop_box(row, image.width, image.height)
+
+    def check_images(self) -> None:
+        """Open every image of this split and check its annotations against its size, before any training.
+
+        With cache_images every image is decoded, cropped and kept (fill_cache), which training
+        would do in its first epoch anyway; without, each image's header is read and verified (fast,
+        though a JPEG cut short after its header passes). Raises AnnotationError naming the image
+        file and the annotation line that lists it.
+        """
+        if self.cache_images:
+            self.fill_cache()
+            return
+        for row in self.rows.tolist():
+            self._crop_box(row, *image_header_size(*self._image_source(row)))
 
     def _pixels_and_box(self, item: int) -> tuple[torch.Tensor, np.ndarray]:
         cached = self._pixel_cache.get(item)
@@ -275,19 +303,16 @@ class LandmarkDataset(_KeypointImageDataset):
         self.annotations = annotations
         self._has_attributes = isinstance(annotations, CategoryAttributeAnnotations)
 
-    def _decode(self, row: int) -> tuple[Image.Image, np.ndarray]:
-        annotations = self.annotations
-        image = open_rgb(annotations.image_path(row), *annotations.source_line(row))
-        if annotations.bbox is None:
-            box = np.array([0.0, 0.0, image.width, image.height])
-        else:
-            box = annotations.bbox[row]
-            if not check_bbox_in_image(box, image.width, image.height):
-                path, line = annotations.source_line(row, BBOX_FILE)
-                raise AnnotationError(path, line, f"a bbox inside the {image.width}x{image.height} image "
-                                      f"{annotations.image_path(row)} (0 <= x_1 < x_2 <= width, 0 <= y_1 < y_2 "
-                                      f"<= height)", " ".join(f"{float(v):g}" for v in box))
-        return image, box
+    def _image_source(self, row: int) -> tuple[Path, Path, int]:
+        return (self.annotations.image_path(row), *self.annotations.source_line(row))
+
+    def _crop_box(self, row: int, width: int, height: int) -> np.ndarray:
+        issue = image_size_issue(self.annotations, row, width, height)
+        if issue is not None:
+            raise issue.error()
+        if self.annotations.bbox is None:
+            return np.array([0.0, 0.0, width, height])
+        return self.annotations.bbox[row]
 
     def _annotations(self, rows: np.ndarray):
         annotations = self.annotations
@@ -331,10 +356,14 @@ class FashionAIDataset(_KeypointImageDataset):
         super().__init__(np.arange(len(annotations)), 24, input_size, flip, heatmaps, seed, cache_images)
         self.annotations = annotations
 
-    def _decode(self, row: int) -> tuple[Image.Image, np.ndarray]:
-        annotations = self.annotations
-        image = open_rgb(annotations.image_path(row), *annotations.source_line(row))
-        return image, np.array([0.0, 0.0, image.width, image.height])
+    def _image_source(self, row: int) -> tuple[Path, Path, int]:
+        return (self.annotations.image_path(row), *self.annotations.source_line(row))
+
+    def _crop_box(self, row: int, width: int, height: int) -> np.ndarray:
+        issue = keypoint_size_issue(self.annotations, row, width, height)
+        if issue is not None:
+            raise issue.error()
+        return np.array([0.0, 0.0, width, height])
 
     def _annotations(self, rows: np.ndarray):
         annotations = self.annotations
@@ -356,3 +385,22 @@ def open_rgb(image_path: Path, annotation_path: Path, line: int) -> Image.Image:
         raise AnnotationError(annotation_path, line, f"an existing image file {image_path}", "no such file") from None
     except (OSError, SyntaxError, ValueError) as error:
         raise AnnotationError(annotation_path, line, f"a decodable image at {image_path}", str(error)) from None
+
+
+def image_header_size(image_path: Path, annotation_path: Path, line: int) -> tuple[int, int]:
+    """(width, height) from an image's header, verified but not decoded; errors name the annotation line."""
+    try:
+        with Image.open(image_path) as image:
+            size = image.size
+            image.verify()
+        return size
+    except FileNotFoundError:
+        raise AnnotationError(annotation_path, line, f"an existing image file {image_path}", "no such file") from None
+    except (OSError, SyntaxError, ValueError) as error:
+        raise AnnotationError(annotation_path, line, f"a readable image at {image_path}", str(error)) from None
+
+
+def check_images(*datasets: _KeypointImageDataset) -> None:
+    """Each dataset's check_images(), in order: what the CLI runs for train, val and test before training."""
+    for dataset in datasets:
+        dataset.check_images()

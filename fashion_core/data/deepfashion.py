@@ -8,6 +8,12 @@ unless `skip_bad=True`, which drops the image and records why in `.skipped`.
 Landmarks live in 8 fixed slots (LANDMARK_NAMES). Coordinates are pixels of the original
 image as written in the files; a slot the garment type does not have holds (0, 0) with
 visibility -1.
+
+Consistency checks across files: a category's type (list_category_cloth.txt) must be the
+image's clothes_type (list_landmarks.txt). A visible landmark must lie inside its image to
+within COORDINATE_TOLERANCE_PX: left of or above the image is rejected while reading; past the
+right or bottom edge needs the image's size, so it is checked where an image is opened
+(`verify_images=True`, the torch datasets, fashion_core.data.datasets.check_images).
 """
 from __future__ import annotations
 
@@ -24,6 +30,8 @@ from PIL import Image
 
 from fashion_core.data.errors import AnnotationError
 from fashion_core.data.listfile import (
+    FIRST_DATA_LINE,
+    Issue,
     RowIssues,
     SkippedRow,
     parse_number_rows,
@@ -35,6 +43,7 @@ from fashion_core.data.listfile import (
 from fashion_core.data.vocab import (
     ATTRIBUTE_TYPE_NAMES,
     CLOTHES_TYPE_NAMES,
+    LANDMARK_NAMES,
     LANDMARK_SLOTS,
     VISIBILITY_CODES,
 )
@@ -49,6 +58,14 @@ CATEGORY_FILE = "Anno/list_category_img.txt"
 ATTRIBUTE_FILE = "Anno/list_attr_img.txt"
 BBOX_FILE = "Anno/list_bbox.txt"
 LANDMARK_FILE = "Anno/list_landmarks.txt"
+
+# How far, in pixels, a visible landmark (or a FashionAI keypoint that has coordinates) may lie
+# outside its image, which spans [0, width] x [0, height], before it is an error. Annotators click
+# on the garment's edge where the frame cuts it, and tools round to whole pixels, so a point a
+# pixel or two past the edge is a real annotation; a few pixels accepts that and still rejects a
+# sign error, swapped axes or a coordinate of another image. (SynthFashion never needs it: its
+# visible points lie in [0, width) x [0, height), and points outside the frame are truncated, code 2.)
+COORDINATE_TOLERANCE_PX = 4
 
 _Annotations = TypeVar("_Annotations", bound="LandmarkAnnotations")
 
@@ -200,7 +217,7 @@ def read_category_attribute(
     """Read a DeepFashion-C tree (Anno/*.txt, Eval/list_eval_partition.txt).
 
     check_images: every listed image must exist (a directory listing, fast).
-    verify_images: also decode every image and check its bbox against its size (slow).
+    verify_images: also decode every image and check its bbox and visible landmarks against its size (slow).
     """
     root = Path(root)
     issues = RowIssues(skip_bad)
@@ -214,6 +231,7 @@ def read_category_attribute(
     landmarks = _read_landmarks(root / LANDMARK_FILE, issues)
     tables = {CATEGORY_FILE: labels, ATTRIBUTE_FILE: attributes, BBOX_FILE: boxes, LANDMARK_FILE: landmarks}
     keep, rows = _join(partition, tables, issues)
+    keep, rows = _check_category_types(categories, labels, landmarks, keep, rows, issues)
 
     category = labels.values["category"][rows[CATEGORY_FILE]]
     annotations = CategoryAttributeAnnotations(
@@ -397,6 +415,7 @@ def _read_landmarks(path: Path, issues: RowIssues) -> _Rows:
                           f"landmark visibility 0 (visible), 1 (occluded) or 2 (truncated) in field "
                           f"{3 + lead_values + 3 * slot}", _format_number(triples[position, slot, 0]))
             parsed_ok[position] = False
+        _reject_negative_landmarks(path, code, line_numbers[rows], triples, lead_values, parsed_ok, issues)
         if has_variation:
             variation = values[:, 0]
             bad_variation = parsed_ok & (variation != np.round(variation))
@@ -413,6 +432,30 @@ def _read_landmarks(path: Path, issues: RowIssues) -> _Rows:
     if variation_type is not None:
         values_out["variation_type"] = variation_type
     return _Rows(path, names, line_numbers, ok, values_out)
+
+
+def _landmark_fields(clothes_type: int, slot: int, lead_values: int) -> str:
+    """'left sleeve (landmark_location_x_3 and landmark_location_y_3, fields 10 and 11)': where a slot is written."""
+    position = LANDMARK_SLOTS[clothes_type].index(slot)
+    x_field = 4 + lead_values + 3 * position
+    return (f"{LANDMARK_NAMES[slot]} (landmark_location_x_{position + 1} and landmark_location_y_{position + 1}, "
+            f"fields {x_field} and {x_field + 1})")
+
+
+def _reject_negative_landmarks(path: Path, clothes_type: int, line_numbers: np.ndarray, triples: np.ndarray,
+                               lead_values: int, parsed_ok: np.ndarray, issues: RowIssues) -> None:
+    """A visible landmark left of or above the image is outside it whatever the image's size: found before any
+    image is opened. Marks those rows not ok in `parsed_ok` (rows of one clothes_type, triples (R, slots, 3))."""
+    tolerance = COORDINATE_TOLERANCE_PX
+    outside = parsed_ok[:, None] & (triples[..., 0] == 0) & (triples[..., 1:] < -tolerance).any(axis=-1)
+    for position in np.flatnonzero(outside.any(axis=1)):
+        index = int(np.argmax(outside[position]))
+        slot = LANDMARK_SLOTS[clothes_type][index]
+        issues.report("landmark outside image", path, int(line_numbers[position]),
+                      f"visible landmark {_landmark_fields(clothes_type, slot, lead_values)} at x >= {-tolerance} "
+                      f"and y >= {-tolerance} (inside the image, to within COORDINATE_TOLERANCE_PX = {tolerance})",
+                      _format_point(triples[position, index, 1:]))
+        parsed_ok[position] = False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -441,6 +484,35 @@ def _join(partition: _Rows, tables: dict[str, _Rows], issues: RowIssues) -> tupl
         keep[found] &= table.ok[position[found]]
         positions[role] = position
     return keep, {role: position[keep] for role, position in positions.items()}
+
+
+def _check_category_types(categories: Vocabulary, labels: _Rows, landmarks: _Rows, keep: np.ndarray,
+                          rows: dict[str, np.ndarray], issues: RowIssues) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Each kept image's category type (list_category_cloth.txt) must be its clothes_type (list_landmarks.txt).
+
+    A lower-body category on a full-body landmark row means one of the two rows is wrong, and the
+    landmark slots (which clothes_type chooses) would not match the garment. Returns (keep, rows) without
+    the images reported (skip_bad).
+    """
+    label_rows, landmark_rows = rows[CATEGORY_FILE], rows[LANDMARK_FILE]
+    category = labels.values["category"][label_rows]
+    expected = categories.types[category]
+    written = landmarks.values["clothes_type"][landmark_rows]
+    mismatch = expected != written
+    for position in np.flatnonzero(mismatch):
+        label = int(category[position])
+        want, got = int(expected[position]), int(written[position])
+        issues.report(
+            "clothes_type does not match category", landmarks.path, int(landmarks.line_numbers[landmark_rows[position]]),
+            f"clothes_type {want} ({CLOTHES_TYPE_NAMES[want]}) in field 2: the image's category_label {label + 1} at "
+            f"{labels.path}:{int(labels.line_numbers[label_rows[position]])} is {categories.names[label]!r}, of "
+            f"category_type {want} at {categories.path}:{FIRST_DATA_LINE + label}",
+            f"{got} ({CLOTHES_TYPE_NAMES[got]})")
+    if not mismatch.any():
+        return keep, rows
+    keep = keep.copy()
+    keep[np.flatnonzero(keep)[mismatch]] = False
+    return keep, {role: role_rows[~mismatch] for role, role_rows in rows.items()}
 
 
 def _first_occurrences(rows: _Rows, issues: RowIssues) -> tuple[pd.Index, np.ndarray, np.ndarray]:
@@ -508,6 +580,41 @@ def check_bbox_in_image(bbox: np.ndarray, width: int, height: int) -> bool:
     return 0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height
 
 
+def points_inside_image(points: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Mask (...,) of points (..., 2) within [0, width] x [0, height], widened by COORDINATE_TOLERANCE_PX."""
+    tolerance = COORDINATE_TOLERANCE_PX
+    x, y = np.asarray(points, dtype=np.float64)[..., 0], np.asarray(points, dtype=np.float64)[..., 1]
+    return (x >= -tolerance) & (x <= width + tolerance) & (y >= -tolerance) & (y <= height + tolerance)
+
+
+def inside_image_rule(width: int, height: int) -> str:
+    tolerance = COORDINATE_TOLERANCE_PX
+    return (f"{-tolerance} <= x <= {width + tolerance} and {-tolerance} <= y <= {height + tolerance}: "
+            f"COORDINATE_TOLERANCE_PX = {tolerance} around 0 <= x <= width, 0 <= y <= height")
+
+
+def image_size_issue(annotations: LandmarkAnnotations, row: int, width: int, height: int) -> Issue | None:
+    """What image `row`'s size (from its opened file) rules out: a bbox past the image, else a visible landmark
+    outside it (to within COORDINATE_TOLERANCE_PX); None when both fit. Each names its own file and line."""
+    image_path = annotations.image_path(row)
+    if annotations.bbox is not None and not check_bbox_in_image(annotations.bbox[row], width, height):
+        path, line = annotations.source_line(row, BBOX_FILE)
+        return Issue("bbox outside image", path, line,
+                     f"a bbox inside the {width}x{height} image {image_path} (0 <= x_1 < x_2 <= width, "
+                     f"0 <= y_1 < y_2 <= height)", _format_box(annotations.bbox[row]))
+    outside = (annotations.landmark_visibility[row] == 0) & ~points_inside_image(annotations.landmarks[row],
+                                                                                  width, height)
+    if outside.any():
+        slot = int(np.argmax(outside))
+        path, line = annotations.source_line(row, LANDMARK_FILE)
+        fields = _landmark_fields(int(annotations.clothes_type[row]), slot,
+                                  0 if annotations.variation_type is None else 1)
+        return Issue("landmark outside image", path, line,
+                     f"visible landmark {fields} inside the {width}x{height} image {image_path} "
+                     f"({inside_image_rule(width, height)})", _format_point(annotations.landmarks[row, slot]))
+    return None
+
+
 def _verify_image(annotations: LandmarkAnnotations, row: int, issues: RowIssues) -> bool:
     image_path = annotations.image_path(row)
     try:
@@ -516,11 +623,9 @@ def _verify_image(annotations: LandmarkAnnotations, row: int, issues: RowIssues)
         path, line = annotations.source_line(row)
         issues.report("corrupt image", path, line, f"a decodable image at {image_path}", str(error))
         return False
-    if annotations.bbox is not None and not check_bbox_in_image(annotations.bbox[row], width, height):
-        path, line = annotations.source_line(row, BBOX_FILE)
-        issues.report("bbox outside image", path, line,
-                      f"a bbox inside the {width}x{height} image {image_path} (0 <= x_1 < x_2 <= width, "
-                      f"0 <= y_1 < y_2 <= height)", _format_box(annotations.bbox[row]))
+    issue = image_size_issue(annotations, row, width, height)
+    if issue is not None:
+        issues.report(*issue)
         return False
     return True
 
@@ -538,6 +643,10 @@ def _int_or_none(token: str) -> int | None:
 
 def _format_number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def _format_point(point: np.ndarray) -> str:
+    return f"x={_format_number(point[0])} y={_format_number(point[1])}"
 
 
 def _format_box(box: np.ndarray) -> str:

@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator, NamedTuple, Sequence
 
 import numpy as np
 
@@ -32,6 +32,19 @@ class SkippedRow:
     line: int | None
     reason: str
     message: str
+
+
+class Issue(NamedTuple):
+    """One problem found by a check that can either raise or be skipped: RowIssues.report(*issue) takes it."""
+
+    reason: str
+    path: Path
+    line: int | None
+    expected: str
+    got: str | None = None
+
+    def error(self) -> AnnotationError:
+        return AnnotationError(self.path, self.line, self.expected, self.got)
 
 
 class RowIssues:

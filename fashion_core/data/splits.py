@@ -8,9 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from fashion_core.data.datasets import CategoryAttributeDataset, FashionAIDataset, LandmarkDataset
+from fashion_core.data.datasets import CategoryAttributeDataset, FashionAIDataset, LandmarkDataset, check_images
 from fashion_core.data.deepfashion import read_category_attribute, read_fld
-from fashion_core.data.fashionai import read_fashionai
+from fashion_core.data.fashionai import read_fashionai_splits
 
 SPLITS = ("train", "val", "test")
 
@@ -23,6 +23,12 @@ class SplitDatasets:
     train: Any
     val: Any
     test: Any
+
+    def check_images(self) -> None:
+        """Open every image of train, val and test and check it against its annotations (datasets.check_images):
+        decoded and cached when the datasets cache images, headers only otherwise. Run before training, so a
+        bad image stops the run before its first epoch, naming the image and its annotation line."""
+        check_images(self.train, self.val, self.test)
 
 
 def _split_datasets(annotations: Any, dataset: Callable[[str, bool], Any]) -> SplitDatasets:
@@ -48,7 +54,11 @@ def load_fld(root, input_size: int, cache_images: bool = True) -> SplitDatasets:
 
 
 def load_fashionai(root, input_size: int, cache_images: bool = True) -> SplitDatasets:
-    """Read a FashionAI tree (real or SynthFashion: Annotations/{train,val,test}.csv) and build the split datasets."""
-    annotations = {split: read_fashionai(root, split) for split in SPLITS}
+    """Read a FashionAI tree (real or SynthFashion: Annotations/{train,val,test}.csv) and build the split datasets.
+
+    An image in two split CSVs is an error (read_fashionai_splits); a real tree gets its val.csv and
+    test.csv from `python -m fashion_core.data.fashionai split ROOT`.
+    """
+    annotations = read_fashionai_splits(root, SPLITS)
     return _split_datasets(annotations, lambda split, flip: FashionAIDataset(
         annotations[split], input_size, flip=flip, cache_images=cache_images))

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from annotation_fixtures import (
+    assert_names,
     delete_line,
     read_line,
     replace_field,
@@ -26,15 +27,6 @@ CATEGORY = "Anno/list_category_img.txt"
 ATTRIBUTE = "Anno/list_attr_img.txt"
 BBOX = "Anno/list_bbox.txt"
 LANDMARKS = "Anno/list_landmarks.txt"
-
-
-def assert_names(error: AnnotationError, path: Path, line: int | None, *expected: str) -> None:
-    message = str(error)
-    assert error.path == str(path)
-    assert error.line == line
-    assert (f"{path}:{line}:" if line is not None else f"{path}:") in message
-    for fragment in expected:
-        assert fragment in message, f"{fragment!r} not in {message!r}"
 
 
 def read_error(root: Path, **options) -> AnnotationError:

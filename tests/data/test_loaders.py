@@ -173,7 +173,7 @@ def test_big_attribute_file_is_parsed_in_blocks(tmp_path):
                     [name.ljust(50) + " ".join(row) for name, row in zip(names, labels)])
     write_list_file(tmp_path / "Anno/list_attr_cloth.txt", "attribute_name  attribute_type",
                     [f"attribute {k}  {1 + k % 5}" for k in range(n_attributes)])
-    write_list_file(tmp_path / "Anno/list_category_cloth.txt", "category_name  category_type", ["Dress  3"])
+    write_list_file(tmp_path / "Anno/list_category_cloth.txt", "category_name  category_type", ["Skirt  2"])
     write_list_file(tmp_path / "Eval/list_eval_partition.txt", "image_name  evaluation_status",
                     [f"{name} train" for name in names])
     write_list_file(tmp_path / "Anno/list_category_img.txt", "image_name  category_label",
