@@ -4,7 +4,14 @@ A notebook's `parameters` cell is the schema: every name it assigns is a
 parameter, and the literal it assigns gives the type and the default.
 `params/<profile>/<notebook>.yaml` may override those values; a key the
 notebook does not declare, or a value of another type, is an error that
-names the YAML file, the key and what was expected.
+names the YAML file, the key and what was expected. A key written twice in one
+YAML mapping is refused too, since YAML itself would silently keep the last.
+
+Each parameter name may also carry a constraint (CONSTRAINTS, one table for
+every notebook that declares the name) and pairs of parameters a relation
+(RELATIONS). `resolved_parameters` checks the resolved values, notebook
+defaults included, against both, so a run refuses `epochs: -2` before it
+loads any data; the training CLI checks its flags with the same table.
 
 `params/<profile>/data.yaml` says where each benchmark lives for that profile
 (SynthFashion, generated, or the real datasets on disk). Its roots reach every
@@ -17,7 +24,9 @@ import ast
 import dataclasses
 import difflib
 import json
+import math
 import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +49,7 @@ class NotebookParameter:
     name: str
     default: Any
     help: str
+    origin: str = ""  # where the default is written: "<notebook>: parameters cell line <n>"
 
     @property
     def type_name(self) -> str:
@@ -82,7 +92,8 @@ def _parse_parameters_cell(source: str, notebook_path: Path) -> dict[str, Notebo
             ) from None
         line = lines[node.lineno - 1]
         help_text = line.split("#", 1)[1].strip() if "#" in line else ""
-        parameters[node.targets[0].id] = NotebookParameter(node.targets[0].id, default, help_text)
+        parameters[node.targets[0].id] = NotebookParameter(
+            node.targets[0].id, default, help_text, f"{notebook_path}: parameters cell line {node.lineno}")
     return parameters
 
 
@@ -102,35 +113,342 @@ def _type_matches(default: Any, value: Any) -> bool:
     return isinstance(value, type(default))
 
 
-def read_yaml_mapping(path: Path) -> dict[str, Any]:
+class _DuplicateKey(Exception):
+    def __init__(self, key: Any, first_line: int, second_line: int):
+        super().__init__(key, first_line, second_line)
+        self.key, self.first_line, self.second_line = key, first_line, second_line
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses a key given twice in one mapping (safe_load would keep the last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *anchor` entries are meant to be overridden by the keys beside them
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first_line = seen.setdefault(key, key_node.start_mark.line + 1)
+            except TypeError:
+                continue  # an unhashable key: SafeLoader's own error names it
+            if first_line != key_node.start_mark.line + 1:
+                raise _DuplicateKey(key, first_line, key_node.start_mark.line + 1)
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml_with_lines(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
+    """The YAML file's top-level mapping and the line each of its keys is written on.
+
+    The lines let an error point at the key (`file.yaml:7: parameter ...`); a key written
+    twice in any mapping of the file is a ParamsError naming both lines.
+    """
+    loader = None
     try:
         with open(path, encoding="utf-8") as handle:
-            content = yaml.safe_load(handle)
+            loader = _UniqueKeyLoader(handle)
+            node = loader.get_single_node()
+            content = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         raise ParamsError(f"{where}: expected valid YAML ({getattr(error, 'problem', error)})") from None
+    except _DuplicateKey as duplicate:
+        raise ParamsError(
+            f"{path}: key {duplicate.key!r} given twice, on lines {duplicate.first_line} and {duplicate.second_line}; "
+            "YAML would keep only the last, so write it once"
+        ) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
     if content is None:
-        return {}
+        return {}, {}
     if not isinstance(content, dict):
         raise ParamsError(f"{path}: expected a mapping of parameter names to values, got {_type_name(content)}")
-    return content
+    lines = {key_node.value: key_node.start_mark.line + 1 for key_node, _ in node.value
+             if isinstance(key_node, yaml.ScalarNode)}
+    return content, lines
 
 
-def validate_overrides(overrides: dict[str, Any], declared: dict[str, NotebookParameter], source: Path) -> None:
+def read_yaml_mapping(path: Path) -> dict[str, Any]:
+    """The YAML file's top-level mapping, duplicate keys refused (see read_yaml_with_lines)."""
+    return read_yaml_with_lines(path)[0]
+
+
+def validate_overrides(overrides: dict[str, Any], declared: dict[str, NotebookParameter], source: Path | str,
+                       lines: Mapping[str, int] | None = None) -> None:
+    """Every override names a declared parameter and has its type; `lines` (key -> line) places the error."""
     for key, value in overrides.items():
+        where = _at(source, lines, key)
         if key not in declared:
             close = difflib.get_close_matches(str(key), declared, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise ParamsError(
-                f"{source}: unknown parameter {key!r}{hint} Expected one of: {', '.join(sorted(declared))}"
+                f"{where}: unknown parameter {key!r}{hint} Expected one of: {', '.join(sorted(declared))}"
             )
         default = declared[key].default
         if not _type_matches(default, value):
             raise ParamsError(
-                f"{source}: parameter {key!r} expected a value of type {_type_name(default)} "
+                f"{where}: parameter {key!r} expected a value of type {_type_name(default)} "
                 f"(default {default!r}), got {value!r} of type {_type_name(value)}"
             )
+
+
+def _at(source: Path | str, lines: Mapping[str, int] | None, key: str) -> str:
+    line = (lines or {}).get(key)
+    return f"{source}:{line}" if line else str(source)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Constraints: which values each parameter name allows, for every notebook that declares the name.
+#
+# params is imported by every layer, so it imports none of them: the names below that other modules also
+# define are written out here, and tests/cli/test_param_constraints.py asserts each matches its source.
+
+OPTIMIZERS = ("adam", "sgd", "adamw")  # fashion_core.engine.trainer.OPTIMIZERS
+LR_SCHEDULES = ("exponential", "step", "constant")  # fashion_core.engine.trainer.LR_SCHEDULES
+VGG_BACKBONES = ("vgg16", "vgg_mini")  # fashion_core.models.vgg.BACKBONES
+RESNET_BACKBONES = ("resnet50", "resnet_mini")  # fashion_core.models.resnet.RESNET_BACKBONES
+BACKBONE_FAMILIES = (VGG_BACKBONES, RESNET_BACKBONES)
+FULL_BACKBONES = ("vgg16", "resnet50")  # torchvision's trunks: width 1.0 only, ImageNet weights available
+FEATURE_STRIDES = (16, 32)  # fashion_core.models.m2fashion.FEATURE_STRIDES
+SIMILARITIES = ("printed", "cosine")  # fashion_core.models.m2fashion.SIMILARITIES
+GALLERY_CONDITIONS = ("query", "unknown")  # fashion_core.models.m2fashion.GALLERY_CONDITIONS
+BENCHMARKS = ("DeepFashion-C", "FLD")  # fashion_core.experiments.variants.BENCHMARK_SUFFIXES
+# Input sizes: DAFE needs a multiple of 32 (its decoder adds C5 upsampled x2 to C4, and so on down to C2);
+# Liu & Lu and FPM need a multiple of 8 (their stride-8 maps), FashionNet at least 32 (five 2x2 poolings),
+# M2Fashion a multiple of its feature_stride and twice it at least (see RELATIONS). One rule serves every
+# notebook: a multiple of 32, at least 32 (each profile's sizes, 32 to 512, are).
+INPUT_SIZE_MULTIPLE = 32
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+@dataclasses.dataclass(frozen=True)
+class Integer:
+    """An integer >= minimum, and a multiple of `multiple_of`."""
+
+    minimum: int
+    multiple_of: int = 1
+
+    def expected(self, default: Any = None) -> str:
+        multiple = f" that is a multiple of {self.multiple_of}" if self.multiple_of > 1 else ""
+        return f"an integer >= {self.minimum}{multiple}"
+
+    def allows(self, value: Any, default: Any = None) -> bool:
+        return _is_int(value) and value >= self.minimum and value % self.multiple_of == 0
+
+
+@dataclasses.dataclass(frozen=True)
+class Number:
+    """A finite number in an interval; low_open / high_open exclude the ends (high=inf: no upper end)."""
+
+    low: float
+    high: float = math.inf
+    low_open: bool = True
+    high_open: bool = True
+
+    def expected(self, default: Any = None) -> str:
+        if math.isinf(self.high):
+            return f"a number {'>' if self.low_open else '>='} {self.low:g}"
+        return (f"a number in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}"
+                f"{')' if self.high_open else ']'}")
+
+    def allows(self, value: Any, default: Any = None) -> bool:
+        if not _is_number(value):
+            return False
+        above = value > self.low if self.low_open else value >= self.low
+        below = value < self.high if self.high_open else value <= self.high
+        return above and below
+
+
+@dataclasses.dataclass(frozen=True)
+class OneOf:
+    choices: tuple
+
+    def expected(self, default: Any = None) -> str:
+        return "one of " + ", ".join(repr(choice) for choice in self.choices)
+
+    def allows(self, value: Any, default: Any = None) -> bool:
+        return not isinstance(value, bool) and value in self.choices
+
+
+@dataclasses.dataclass(frozen=True)
+class NonEmptyString:
+    def expected(self, default: Any = None) -> str:
+        return "a non-empty string"
+
+    def allows(self, value: Any, default: Any = None) -> bool:
+        return isinstance(value, str) and bool(value.strip())
+
+
+@dataclasses.dataclass(frozen=True)
+class SameFamily:
+    """One of the choices in the family holding the notebook's default: a ResNet notebook takes no VGG trunk."""
+
+    families: tuple[tuple[str, ...], ...]
+
+    def _family(self, default: Any) -> tuple[str, ...]:
+        return next((family for family in self.families if default in family), sum(self.families, ()))
+
+    def expected(self, default: Any = None) -> str:
+        return OneOf(self._family(default)).expected()
+
+    def allows(self, value: Any, default: Any = None) -> bool:
+        return value in self._family(default)
+
+
+@dataclasses.dataclass(frozen=True)
+class ListOf:
+    """A non-empty list of distinct entries, each allowed by `item`."""
+
+    item: Any
+
+    def expected(self, default: Any = None) -> str:
+        return f"a non-empty list of distinct entries, each {self.item.expected()}"
+
+    def allows(self, value: Any, default: Any = None) -> bool:
+        if not isinstance(value, (list, tuple)) or not value or not all(self.item.allows(entry) for entry in value):
+            return False
+        return len(set(value)) == len(value)
+
+
+POSITIVE_INTEGER = Integer(1)
+NON_NEGATIVE_INTEGER = Integer(0)
+POSITIVE_NUMBER = Number(0)
+FRACTION = Number(0, 1, low_open=False, high_open=True)  # a share of labels revealed: at 1 none is left to score
+FACTOR = Number(0, 1, low_open=True, high_open=False)  # a scale in (0, 1]: 1 is full size / no decay
+
+CONSTRAINTS: dict[str, Any] = {
+    # training
+    "epochs": POSITIVE_INTEGER,
+    "batch_size": POSITIVE_INTEGER,
+    "lr": POSITIVE_NUMBER,
+    "fpm_lr": POSITIVE_NUMBER,
+    "optimizer": OneOf(OPTIMIZERS),
+    "lr_schedule": OneOf(LR_SCHEDULES),
+    "lr_gamma": FACTOR,
+    "lr_step_size": POSITIVE_INTEGER,
+    "seeds": ListOf(NON_NEGATIVE_INTEGER),
+    "train_processes": POSITIVE_INTEGER,
+    "num_workers": NON_NEGATIVE_INTEGER,
+    # models
+    "backbone": SameFamily(BACKBONE_FAMILIES),
+    "comparison_backbone": SameFamily(BACKBONE_FAMILIES),
+    "width": FACTOR,
+    "comparison_width": FACTOR,
+    "input_size": Integer(INPUT_SIZE_MULTIPLE, INPUT_SIZE_MULTIPLE),
+    "stages": POSITIVE_INTEGER,
+    "fpm_stages": POSITIVE_INTEGER,
+    "feature_stride": OneOf(FEATURE_STRIDES),
+    "similarity": OneOf(SIMILARITIES),
+    "gallery_condition": OneOf(GALLERY_CONDITIONS),
+    "loss_schedule_switch_epoch": NON_NEGATIVE_INTEGER,
+    "stage1_landmark_weight": POSITIVE_NUMBER,
+    "stage2_landmark_weight": POSITIVE_NUMBER,
+    "regression_landmark_weight": POSITIVE_NUMBER,
+    "landmark_loss_weight": POSITIVE_NUMBER,
+    # experiments: the row keys themselves are checked against VARIANTS by experiments.variants
+    "variants": ListOf(NonEmptyString()),
+    "variant": NonEmptyString(),
+    "benchmarks": ListOf(OneOf(BENCHMARKS)),
+    "benchmark": OneOf(BENCHMARKS),
+    "known_fraction": FRACTION,
+    "known_fractions": ListOf(FRACTION),
+    "reveal_seed": NON_NEGATIVE_INTEGER,
+    "query_every": Integer(2),  # every query_every-th image is a query: 1 would leave no gallery
+    # notebooks' figures
+    "seed": NON_NEGATIVE_INTEGER,
+    "samples_per_category": POSITIVE_INTEGER,
+    "gallery_count": POSITIVE_INTEGER,
+    "grid_images": ListOf(NON_NEGATIVE_INTEGER),
+    "grid_conditions": ListOf(NonEmptyString()),  # attribute names: checked against the data by the viewer
+    "opacity": Number(0, 1, low_open=False, high_open=False),
+}
+# Declared parameters with no constraint beyond their type: paths, labels, switches, and a FashionAI
+# keypoint name that fpm_attention looks up in the data's vocabulary.
+UNCONSTRAINED = frozenset({
+    "deepfashion_c_root", "fld_root", "fashionai_root", "dataset_label", "profile", "gallery_folder",
+    "image_folder", "weights_path", "comparison_weights_path", "pretrained", "comparison_pretrained",
+    "cache_images", "progress_bars", "grid_keypoint",
+})
+
+
+def _full_trunk_width(width: Any, backbone: Any) -> str | None:
+    if backbone in FULL_BACKBONES and width != 1.0:
+        return f"1.0 with backbone {backbone!r} (the full torchvision trunk; the *_mini trunks take a width)"
+    return None
+
+
+def _no_pretrained_mini(pretrained: Any, backbone: Any) -> str | None:
+    if backbone not in FULL_BACKBONES and pretrained:
+        return (f"false with backbone {backbone!r} (trained from scratch; ImageNet weights exist for "
+                f"{' and '.join(FULL_BACKBONES)} only)")
+    return None
+
+
+def _no_weight_file_mini(weights_path: Any, backbone: Any) -> str | None:
+    if backbone not in FULL_BACKBONES and weights_path:
+        return f"'' with backbone {backbone!r} (trained from scratch: no weight file fits it)"
+    return None
+
+
+def _stride_fits(input_size: Any, feature_stride: Any) -> str | None:
+    if input_size % feature_stride or input_size < 2 * feature_stride:
+        return (f"a multiple of feature_stride {feature_stride} and at least {2 * feature_stride} "
+                "(a grid of 2 x 2 cells or more to attend over)")
+    return None
+
+
+# (subject, other, check): check(subject value, other value) words what the subject expects, or None.
+# Both names must be declared by the notebook; the subject is the parameter the message names.
+RELATIONS: tuple[tuple[str, str, Callable[[Any, Any], str | None]], ...] = (
+    ("width", "backbone", _full_trunk_width),
+    ("comparison_width", "comparison_backbone", _full_trunk_width),
+    ("pretrained", "backbone", _no_pretrained_mini),
+    ("comparison_pretrained", "comparison_backbone", _no_pretrained_mini),
+    ("weights_path", "backbone", _no_weight_file_mini),
+    ("comparison_weights_path", "comparison_backbone", _no_weight_file_mini),
+    ("input_size", "feature_stride", _stride_fits),
+)
+
+
+def constraint_problem(name: str, value: Any, default: Any = None) -> str | None:
+    """'expected <rule>, got <value>' when `value` breaks the constraint declared for `name`, else None."""
+    constraint = CONSTRAINTS.get(name)
+    if constraint is None or constraint.allows(value, default):
+        return None
+    return f"expected {constraint.expected(default)}, got {value!r}"
+
+
+def validate_values(values: Mapping[str, Any], declared: Mapping[str, NotebookParameter],
+                    sources: Mapping[str, str] | None = None) -> None:
+    """Check each declared parameter's value against CONSTRAINTS, then RELATIONS; ParamsError at the first break.
+
+    `sources` maps a parameter to where its value was given ("params/smoke/x.yaml:3", "argument --epochs");
+    a value given nowhere is the notebook's default, and the error names its parameters cell line.
+    """
+    sources = sources or {}
+
+    def where(*names: str) -> str:
+        return next((sources[name] for name in names if name in sources), declared[names[0]].origin)
+
+    for name, parameter in declared.items():
+        problem = constraint_problem(name, values.get(name), parameter.default)
+        if problem:
+            raise ParamsError(f"{where(name)}: parameter {name!r} {problem}")
+    for subject, other, check in RELATIONS:
+        if subject in declared and other in declared:
+            expected = check(values[subject], values[other])
+            if expected:
+                raise ParamsError(f"{where(subject, other)}: parameter {subject!r} expected {expected}, "
+                                  f"got {values[subject]!r}")
 
 
 def profile_dir(profile: str, root: Path | None = None) -> Path:
@@ -140,7 +458,11 @@ def profile_dir(profile: str, root: Path | None = None) -> Path:
 
 
 def resolved_parameters(profile: str, notebook_path: str | os.PathLike, root: Path | None = None) -> dict[str, Any]:
-    """Defaults from the notebook, then the profile's data roots, then the notebook's YAML; validated."""
+    """Defaults from the notebook, then the profile's data roots, then the notebook's YAML; validated.
+
+    Validated means: every YAML key is a declared parameter of the declared type, and every
+    resolved value (a default too) meets its constraint and relations (validate_values).
+    """
     root = root or repo_root()
     notebook_path = Path(notebook_path)
     declared = notebook_parameters(notebook_path)
@@ -156,10 +478,13 @@ def resolved_parameters(profile: str, notebook_path: str | os.PathLike, root: Pa
         # (and a resumed run draws none, which nbval would report as a difference).
         values["progress_bars"] = False
     yaml_path = profile_dir(profile, root) / f"{notebook_path.stem}.yaml"
+    sources: dict[str, str] = {}
     if yaml_path.exists():
-        overrides = read_yaml_mapping(yaml_path)
-        validate_overrides(overrides, declared, yaml_path)
+        overrides, lines = read_yaml_with_lines(yaml_path)
+        validate_overrides(overrides, declared, yaml_path, lines)
         values.update(overrides)
+        sources = {key: _at(yaml_path, lines, key) for key in overrides}
+    validate_values(values, declared, sources)
     return values
 
 

@@ -63,7 +63,7 @@ def test_mistyped_key_is_an_error_naming_file_and_suggestion(workbook):
     root, notebook = workbook
     yaml_path = root / "params" / "smoke" / "demo_train.yaml"
     yaml_path.write_text("epoch: 1\n")
-    with pytest.raises(ParamsError, match=r"demo_train\.yaml: unknown parameter 'epoch'; did you mean 'epochs'\?"):
+    with pytest.raises(ParamsError, match=r"demo_train\.yaml:1: unknown parameter 'epoch'; did you mean 'epochs'\?"):
         params.resolved_parameters("smoke", notebook)
 
 
@@ -76,7 +76,7 @@ def test_mistyped_key_is_an_error_naming_file_and_suggestion(workbook):
 def test_wrong_type_is_an_error(workbook, text, key, expected):
     root, notebook = workbook
     (root / "params" / "smoke" / "demo_train.yaml").write_text(text)
-    with pytest.raises(ParamsError, match=rf"parameter '{key}' expected a value of type {expected}"):
+    with pytest.raises(ParamsError, match=rf"demo_train\.yaml:1: parameter '{key}' expected a value of type {expected}"):
         params.resolved_parameters("smoke", notebook)
 
 
