@@ -9,6 +9,11 @@ global python / numpy / torch RNGs and DataLoader worker seeds are re-derived fr
 
 Epochs are 0-based everywhere: the ``epoch`` passed to loss_fn, to on_step and to
 ``train_set.set_epoch``, and the ``epoch`` column of the history.
+
+Checkpoints: fit either keeps one file the caller names (checkpoint_path) or, given a
+CheckpointSpec (checkpoint_spec below), picks the file of the run's identity and target epochs
+(fashion_core.engine.checkpoints.choose_checkpoint), so a checkpoint is never reused for another
+configuration and a model trained for more epochs is never reported under fewer.
 """
 from __future__ import annotations
 
@@ -32,13 +37,35 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 # Plain text bars: widget bars leave no trace in executed reports and defeat nbval.
 from tqdm import tqdm
 
-from fashion_core.engine.checkpoints import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
+from fashion_core.engine.checkpoints import (
+    CHECKPOINT_FORMAT,
+    CheckpointChoice,
+    CheckpointConfigMismatchError,
+    CheckpointSpec,
+    architecture_fingerprint,
+    choose_checkpoint,
+    copied_state,
+    load_checkpoint,
+    model_code_fingerprint,
+    save_checkpoint,
+)
 from fashion_core.engine.sharded import ShardedEvaluation, evaluate_dataset
 from fashion_core.models.inference import evaluating, unwrap
 
-# Fields that may change between a checkpoint and the resuming call: extending training or
-# changing how it is displayed / loaded does not make it a different run.
-RESUMABLE_CONFIG_CHANGES = frozenset({"epochs", "progress", "num_workers"})
+# TrainConfig fields that do not decide the weights, left out of a checkpoint's identity:
+# - progress: the tqdm bar; nan_check_every: how often a NaN is looked for (a NaN stops the run
+#   before it reaches the weights, whatever the interval);
+# - num_workers: the workbook's datasets draw every random choice from (seed, epoch, row), and
+#   workers are seeded from (seed, epoch, rank), so the worker count does not change a batch
+#   (tests/data/test_pipeline_determinism.py); a dataset drawing from the global RNG in
+#   __getitem__ would see different numbers;
+# - device: one run on the CPU and on a GPU agrees to float rounding only, but a checkpoint
+#   trained on a GPU must be found when its model is loaded on a CPU.
+# `deterministic` stays in: nondeterministic GPU kernels change the weights.
+WEIGHT_NEUTRAL_FIELDS = frozenset({"progress", "num_workers", "device", "nan_check_every"})
+# The target epochs are not part of the identity either: they are in the checkpoint's name, and a
+# checkpoint of another target may be extended (see fashion_core.engine.checkpoints).
+RESUMABLE_CONFIG_CHANGES = WEIGHT_NEUTRAL_FIELDS | {"epochs"}
 OPTIMIZERS = ("adam", "sgd", "adamw")
 LR_SCHEDULES = ("exponential", "step", "constant")
 
@@ -83,6 +110,9 @@ class TrainResult:
     history: pd.DataFrame  # one row per epoch: epoch, lr, loss components, evaluate() metrics, seconds
     checkpoint_path: Path | None
     resumed_from_epoch: int | None  # epochs the checkpoint had completed (= first epoch run here)
+    # What the run started from, as printed: "fresh, writing <file>", "resumed k/E from <file>",
+    # "complete <file>" or "extended from <file> after k epochs, writing <file>" (file names only).
+    started: str = "fresh"
 
 
 class NonFiniteLossError(RuntimeError):
@@ -97,11 +127,6 @@ class NonFiniteLossError(RuntimeError):
             f"non-finite loss at epoch {epoch}, step {step}: component(s) {', '.join(components)} "
             f"not finite. Last good checkpoint: {last_checkpoint}"
         )
-
-
-class CheckpointConfigMismatchError(ValueError):
-    """The checkpoint was written by a run with a different TrainConfig."""
-
 
 
 # --------------------------------------------------------------------------- seeding
@@ -214,6 +239,45 @@ def _config_differences(saved: Mapping[str, Any], config: TrainConfig) -> list[s
     )
 
 
+def checkpoint_spec(
+    directory: str | os.PathLike,
+    stem: str,
+    config: TrainConfig,
+    model: torch.nn.Module,
+    *,
+    model_name: str,
+    model_kwargs: Mapping[str, Any],
+    data_fingerprint: str,
+    world_size: int | None = None,
+) -> CheckpointSpec:
+    """The checkpoints of one run: directory/<stem>-<identity hash>-e<epochs>.pt, by everything deciding the weights.
+
+    The identity (stored whole in every checkpoint, hashed into the name):
+    - train: the TrainConfig fields but the epochs and WEIGHT_NEUTRAL_FIELDS: optimizer, lr,
+      momentum, weight decay, the lr schedule (lr_schedule, lr_gamma, lr_step_size), grad_clip,
+      batch_size (per process), seed, deterministic;
+    - world_size: the processes (WORLD_SIZE when not given): the global batch and, on CPU, every
+      rank's own BatchNorm statistics depend on it;
+    - model, model_kwargs: the registry name and the builder arguments (switches, widths, input
+      size, pretrained weights, loss weights and loss schedule such as FashionNet's switch epoch);
+    - architecture: the parameter and buffer names and shapes (architecture_fingerprint);
+    - model_code: the source of the model's modules (model_code_fingerprint);
+    - data: the caller's fingerprint of the training data (fashion_core.data.fingerprint; "" when
+      the data is not identified).
+    """
+    identity = {
+        "train": {name: value for name, value in dataclasses.asdict(config).items()
+                  if name not in RESUMABLE_CONFIG_CHANGES},
+        "world_size": int(world_size if world_size is not None else os.environ.get("WORLD_SIZE", "1")),
+        "model": model_name,
+        "model_kwargs": dict(model_kwargs),
+        "architecture": architecture_fingerprint(model),
+        "model_code": model_code_fingerprint(model_name, model),
+        "data": data_fingerprint,
+    }
+    return CheckpointSpec(Path(directory), stem, identity)
+
+
 @dataclass
 class _Distributed:
     world_size: int = 1
@@ -262,11 +326,13 @@ def fit(
     config: TrainConfig,
     *,
     checkpoint_path: str | os.PathLike | None = None,
+    checkpoint: CheckpointSpec | None = None,
     val_set: Dataset | None = None,
     evaluate: EvaluateFn | None = None,
     resume: bool = True,
     collate_fn: Callable[[list[Any]], Any] | None = None,
     on_step: OnStep | None = None,
+    announce: bool = True,
 ) -> TrainResult:
     """Train model for config.epochs epochs, checkpointing atomically after each.
 
@@ -278,9 +344,18 @@ def fit(
             clash with loss component names (they share the history's columns). A
             ShardedEvaluation instead is evaluated with every rank predicting its own shard of
             val_set (see evaluate_dataset).
-        checkpoint_path: written after every epoch. If it exists and resume=True, training
-            continues after the epochs it holds; with resume=False it is overwritten.
+        checkpoint_path: one file, written after every epoch. If it exists and resume=True,
+            training continues after the epochs it holds (its config must agree but for
+            RESUMABLE_CONFIG_CHANGES, and it must not hold more than config.epochs epochs);
+            with resume=False it is overwritten.
+        checkpoint: instead of checkpoint_path, a CheckpointSpec (checkpoint_spec): the file is
+            that of the spec's identity and config.epochs, started from as
+            fashion_core.engine.checkpoints.choose_checkpoint decides: complete, resumed, extended
+            from a copy of another target's checkpoint, or fresh. resume=False: always fresh.
         on_step: (epoch, step) called after every optimizer step (used by tests to interrupt).
+        announce: print "checkpoint: <what the run started from>" (TrainResult.started), on rank 0.
+            The workbook's notebooks pass False: a notebook executed again finds its checkpoints
+            complete, and its output must not differ from the first execution's.
 
     Under torchrun (WORLD_SIZE > 1): the process group is initialised if needed (gloo on CPU,
     nccl on CUDA), the model is wrapped in DistributedDataParallel, batch_size is per process,
@@ -295,19 +370,29 @@ def fit(
     Raises:
         NonFiniteLossError: a loss component is NaN/inf (checked every nan_check_every steps,
             before the optimizer step of the checked step, and at the end of every epoch).
-        CheckpointConfigMismatchError: the checkpoint's config differs in something other
-            than epochs, progress or num_workers.
+        CheckpointConfigMismatchError: the checkpoint's config (identity) differs, or it holds
+            more epochs than config.epochs.
+        CorruptCheckpointError: a checkpoint to start from does not load.
     """
     if (val_set is None) != (evaluate is None):
         raise ValueError("val_set and evaluate go together: pass both or neither")
-    checkpoint = Path(checkpoint_path) if checkpoint_path is not None else None
+    if checkpoint_path is not None and checkpoint is not None:
+        raise ValueError("pass checkpoint_path (one file) or checkpoint (a CheckpointSpec), not both")
     model = unwrap(model)
     _configure_determinism(config.deterministic)
     device = resolve_device(config.device, distributed=int(os.environ.get("WORLD_SIZE", "1")) > 1)
     distributed = _setup_distributed(device)
     try:
+        if checkpoint is not None:
+            choice = choose_checkpoint(checkpoint, config.epochs, resume)
+        else:
+            choice = _plain_choice(Path(checkpoint_path) if checkpoint_path is not None else None, config, resume)
+        if choice.extends and distributed.is_main:
+            save_checkpoint(choice.target, copied_state(choice, config.epochs))
+        if announce and distributed.is_main:
+            print(f"checkpoint: {choice.started}", flush=True)
         return _fit(
-            model, loss_fn, train_set, config, checkpoint, val_set, evaluate, resume, collate_fn, on_step,
+            model, loss_fn, train_set, config, choice, checkpoint, val_set, evaluate, collate_fn, on_step,
             device, distributed,
         )
     finally:
@@ -315,15 +400,39 @@ def fit(
             dist.destroy_process_group()
 
 
+def _plain_choice(path: Path | None, config: TrainConfig, resume: bool) -> CheckpointChoice:
+    """What a run with one caller-named checkpoint file (or none) starts from."""
+    if path is None:
+        return CheckpointChoice(None, None, None, "fresh, no checkpoint")
+    if not resume or not path.exists():
+        verb = "overwriting" if path.exists() else "writing"
+        return CheckpointChoice(path, None, None, f"fresh{' (resume=False)' if not resume else ''}, {verb} {path.name}")
+    # CPU first: RNG states must stay CPU tensors; weights and optimizer state are copied
+    # onto the parameters' device by load_state_dict.
+    state = load_checkpoint(path, map_location="cpu")
+    differences = _config_differences(state["config"], config)
+    done = int(state["epochs_completed"])
+    if done > config.epochs:
+        differences.append(f"epochs: checkpoint holds {done} trained epochs, more than the {config.epochs} asked for")
+    if differences:
+        raise CheckpointConfigMismatchError(
+            f"{path} was written by a different run; refusing to resume. Differing fields: "
+            + "; ".join(differences)
+            + ". Use another checkpoint_path, or resume=False to start over."
+        )
+    started = f"complete {path.name}" if done == config.epochs else f"resumed {done}/{config.epochs} from {path.name}"
+    return CheckpointChoice(path, path, state, started)
+
+
 def _fit(
     model: torch.nn.Module,
     loss_fn: LossFn,
     train_set: Dataset,
     config: TrainConfig,
-    checkpoint: Path | None,
+    choice: CheckpointChoice,
+    spec: CheckpointSpec | None,
     val_set: Dataset | None,
     evaluate: EvaluateFn | None,
-    resume: bool,
     collate_fn: Callable[[list[Any]], Any] | None,
     on_step: OnStep | None,
     device: torch.device,
@@ -335,18 +444,10 @@ def _fit(
     history: list[dict[str, Any]] = []
     start_epoch = 0
     resumed_from: int | None = None
+    checkpoint = choice.target
 
-    if checkpoint is not None and resume and checkpoint.exists():
-        # CPU first: RNG states must stay CPU tensors; weights and optimizer state are copied
-        # onto the parameters' device by load_state_dict.
-        state = load_checkpoint(checkpoint, map_location="cpu")
-        differences = _config_differences(state["config"], config)
-        if differences:
-            raise CheckpointConfigMismatchError(
-                f"{checkpoint} was written by a different run; refusing to resume. Differing fields: "
-                + "; ".join(differences)
-                + ". Use another checkpoint_path, or resume=False to start over."
-            )
+    if choice.state is not None:
+        state = choice.state
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -402,15 +503,16 @@ def _fit(
                         "optimizer": optimizer.state_dict(),
                         "scheduler": scheduler.state_dict(),
                         "epochs_completed": epoch + 1,
+                        "target_epochs": config.epochs,
                         "history": history,
                         "config": dataclasses.asdict(config),
+                        "identity": dict(spec.identity) if spec is not None else None,
                         "rng": _rng_states(),
                     },
                 )
             last_good = _describe_checkpoint(checkpoint, epoch + 1)
-    return TrainResult(
-        model=model, history=pd.DataFrame(history), checkpoint_path=checkpoint, resumed_from_epoch=resumed_from
-    )
+    return TrainResult(model=model, history=pd.DataFrame(history), checkpoint_path=checkpoint,
+                       resumed_from_epoch=resumed_from, started=choice.started)
 
 
 def _describe_checkpoint(checkpoint: Path | None, epochs_completed: int) -> str:

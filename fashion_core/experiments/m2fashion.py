@@ -240,7 +240,8 @@ def train_and_evaluate(variant: Variant, settings: Settings, seed: int, data, op
     validate = options.validate and has_heads(model)
     started = time.perf_counter()
     result = fit(model, training_loss, LabelMaskDataset(data.train, seed), settings.train_config(seed),
-                 checkpoint_path=runs.checkpoint_path(settings.profile, variant, seed, model),
+                 checkpoint=runs.checkpoint_spec(settings, variant, seed, model, len(annotations.category_names),
+                                                 len(annotations.attribute_names)), announce=False,
                  val_set=data.val if validate else None, evaluate=validation_metrics if validate else None)
     seconds = time.perf_counter() - started
     return RunResult(variant, seed, evaluate_model(result.model, data.test, options), result.history,

@@ -3,21 +3,26 @@
 A notebook names the variants and passes its params; this module does the rest, so every
 paper's numbers go through the same data pipeline, trainer, protocol and file layout:
 checkpoints in reports/<profile>/checkpoints/, metrics in reports/<profile>/metrics/<paper>.json.
+
+A run's checkpoint is <row key>-seed<s>-<identity hash>-e<epochs>.pt (checkpoint_spec): the identity
+holds the train config, the builder arguments, the architecture, the model code and
+Settings.data_fingerprint, so a notebook never reuses a checkpoint of another configuration, and
+load_trained_variant rebuilds the identity from the metrics JSON to find the file the notebook trained.
 """
 from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from fashion_core.engine.checkpoints import load_trained
+from fashion_core.engine.checkpoints import CheckpointSpec, load_trained
+from fashion_core.engine.checkpoints import architecture_fingerprint  # noqa: F401 (part of this module's API)
 from fashion_core.engine.parallel import run_jobs
+from fashion_core.engine.trainer import checkpoint_spec as train_checkpoint_spec
 from fashion_core.engine.trainer import fit
 from fashion_core.experiments.store import ExperimentResults, MissingMetricsError, RunResult, load_metrics, metrics_path
 from fashion_core.experiments.variants import PRODUCERS, Settings, Variant
@@ -34,30 +39,6 @@ def fashionai_scorer(annotations):
     return functools.partial(fashionai_score, annotations=annotations)
 
 
-def architecture_fingerprint(model: torch.nn.Module) -> str:
-    """A short hash of the model's parameter and buffer names and shapes.
-
-    It is part of the checkpoint name, so a checkpoint written by an earlier version of a model
-    is never resumed into a different architecture; it is simply not found, and training starts anew.
-    """
-    layout = ";".join(f"{name}:{tuple(tensor.shape)}" for name, tensor in model.state_dict().items())
-    return hashlib.sha256(layout.encode()).hexdigest()[:10]
-
-
-def model_kwargs_fingerprint(variant: Variant) -> str:
-    """A short hash of the variant's builder arguments (switches, loss weights, schedule).
-
-    Also part of the checkpoint name: a row whose loss weights changed in params has the same
-    architecture, and must not resume (or, when finished, reuse) a checkpoint trained with the old ones.
-    """
-    return hashlib.sha256(json.dumps(variant.model_kwargs, sort_keys=True, default=str).encode()).hexdigest()[:6]
-
-
-def checkpoint_path(profile: str, variant: Variant, seed: int, model: torch.nn.Module) -> Path:
-    return (reports_dir(profile) / "checkpoints"
-            / f"{variant.key}-seed{seed}-{architecture_fingerprint(model)}-{model_kwargs_fingerprint(variant)}.pt")
-
-
 def model_kwargs(variant: Variant, settings: Settings, num_categories: int, num_attributes: int) -> dict[str, Any]:
     """The builder arguments: Settings first, then the variant's own model_kwargs, which win."""
     return {**dict(num_categories=num_categories, num_attributes=num_attributes, backbone=settings.backbone,
@@ -71,6 +52,26 @@ def build_variant(variant: Variant, settings: Settings, num_categories: int, num
     return build_model(variant.model, **model_kwargs(variant, settings, num_categories, num_attributes))
 
 
+def checkpoint_spec(settings: Settings, variant: Variant, seed: int, model: torch.nn.Module, num_categories: int,
+                    num_attributes: int) -> CheckpointSpec:
+    """The checkpoints of one (row, seed) run: reports/<profile>/checkpoints/<key>-seed<s>-<hash>-e<E>.pt.
+
+    The one place the workbook's notebooks name a checkpoint: train_and_score, M2Fashion's
+    train_and_evaluate and load_trained_variant all go through it (fashion_core.engine.trainer.checkpoint_spec
+    says what the identity holds).
+    """
+    return train_checkpoint_spec(
+        reports_dir(settings.profile) / "checkpoints", f"{variant.key}-seed{seed}", settings.train_config(seed), model,
+        model_name=variant.model, model_kwargs=model_kwargs(variant, settings, num_categories, num_attributes),
+        data_fingerprint=settings.data_fingerprint)
+
+
+def checkpoint_path(settings: Settings, variant: Variant, seed: int, model: torch.nn.Module, num_categories: int,
+                    num_attributes: int) -> Path:
+    """The checkpoint file of one (row, seed) run trained for settings.epochs epochs."""
+    return checkpoint_spec(settings, variant, seed, model, num_categories, num_attributes).path(settings.epochs)
+
+
 def train_and_score(variant: Variant, settings: Settings, seed: int, train_set, test_set, attribute_types,
                     num_categories: int, evaluate=None, val_set=None, scorer=None) -> RunResult:
     """Train (or resume from the checkpoint) one variant with one seed, then score it on test_set.
@@ -80,9 +81,10 @@ def train_and_score(variant: Variant, settings: Settings, seed: int, train_set, 
     model = build_variant(variant, settings, num_categories, len(attribute_types), seed)
     train_set.seed = seed  # the random flips differ per seed, like the initialisation
     started = time.perf_counter()
+    # announce=False: a notebook executed again finds its checkpoints complete; its output must not change.
     result = fit(model, loss_fn, train_set, settings.train_config(seed),
-                 checkpoint_path=checkpoint_path(settings.profile, variant, seed, model), val_set=val_set,
-                 evaluate=evaluate)
+                 checkpoint=checkpoint_spec(settings, variant, seed, model, num_categories, len(attribute_types)),
+                 val_set=val_set, evaluate=evaluate, announce=False)
     seconds = time.perf_counter() - started
     predictions = collect_predictions(result.model, test_set, batch_size=settings.eval_batch_size)
     metrics = scorer(predictions) if scorer is not None else score(predictions, attribute_types)
@@ -133,18 +135,29 @@ def run_variants(variants: list[Variant], settings: Settings, train_set, test_se
 
 def load_trained_variant(profile: str, paper: str, variant_key: str, seed: int, num_categories: int,
                          num_attributes: int) -> torch.nn.Module:
-    """Rebuild a trained variant exactly as its train notebook did (from its metrics JSON) and load its weights."""
+    """Rebuild a trained variant exactly as its train notebook did (from its metrics JSON) and load its weights.
+
+    The settings are the recorded ones with the row's model's settings_by_model on top (DAFE's FPM
+    rows train at their own lr), so the checkpoint identity is the one the notebook trained under.
+    """
     recorded = load_metrics(profile, paper)
     if variant_key not in recorded["rows"]:
         raise KeyError(f"{metrics_path(profile, paper)} has no variant {variant_key!r}; it has {list(recorded['rows'])}")
     row = recorded["rows"][variant_key]
     variant = Variant(variant_key, row["name"], row["model"], row["model_kwargs"])
     fields = {field.name for field in dataclasses.fields(Settings)}
-    settings = Settings(**{key: value for key, value in recorded["settings"].items() if key in fields})
+    values = {**recorded["settings"], **(recorded.get("settings_by_model") or {}).get(variant.model, {})}
+    settings = Settings(**{key: value for key, value in values.items() if key in fields})
     model = build_variant(variant, settings, num_categories, num_attributes, seed)
-    path = checkpoint_path(profile, variant, seed, model)
+    spec = checkpoint_spec(settings, variant, seed, model, num_categories, num_attributes)
+    path = spec.path(settings.epochs)
     if not path.exists():
         producer = PRODUCERS.get(paper, f"{paper}_train")
-        raise MissingMetricsError(f"{path} is missing: the {producer} notebook writes it (seeds {row['seeds']}) "
-                                  f"with the current model code")
-    return load_trained(model, path).eval()
+        present = sorted(item.name for item in path.parent.glob(f"{spec.stem}-*.pt")) if path.parent.is_dir() else []
+        unidentified = ("" if settings.data_fingerprint else
+                        f" ({metrics_path(profile, paper).name} records no data_fingerprint: run {producer} again)")
+        raise MissingMetricsError(
+            f"{path} is missing: the {producer} notebook writes it (seeds {row['seeds']}, profile {profile!r}: "
+            f"./run_all.sh --profile {profile} --only {producer}) with the current model code{unidentified}. "
+            f"It looked for identity {spec.describe()}. Checkpoints of {spec.stem} there: {present or 'none'}")
+    return load_trained(model, path, epochs=settings.epochs).eval()

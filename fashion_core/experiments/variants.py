@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from fashion_core.data.fingerprint import data_fingerprint
 from fashion_core.engine.trainer import TrainConfig
 
 # Which notebook writes each metrics file, so a missing one can be named precisely.
@@ -135,6 +136,17 @@ class Settings:
     lr_step_size: int = 10
     # Runs trained side by side, one thread each (fashion_core.engine.parallel); 1: in the notebook's kernel, all threads.
     train_processes: int = 1
+    # sha256 of the training data's annotation files (fashion_core.data.fingerprint), part of every
+    # checkpoint's identity and recorded in the metrics JSON, so load_trained_variant finds the
+    # checkpoint the notebook trained. A train notebook sets it with for_data; "" = data not identified.
+    data_fingerprint: str = ""
+
+    def for_data(self, *datasets) -> Settings:
+        """These settings with data_fingerprint of the datasets the rows train on (SplitDatasets or annotations).
+
+        Several datasets (DAFE's DeepFashion-C and FLD) give one fingerprint covering all of them.
+        """
+        return dataclasses.replace(self, data_fingerprint=data_fingerprint(*datasets))
 
     def train_config(self, seed: int) -> TrainConfig:
         return TrainConfig(epochs=self.epochs, batch_size=self.batch_size, optimizer=self.optimizer, lr=self.lr,

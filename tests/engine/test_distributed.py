@@ -57,7 +57,8 @@ def test_two_process_run_matches_one_process_run_of_the_same_global_batch(synth_
     assert completed.returncode == 0, completed.stderr[-4000:]
     # Rank 0 alone reports and writes: one header line, one checkpoint.
     assert completed.stdout.count("2 process(es) x batch 4 (global 8)") == 1, completed.stdout
-    assert sorted(path.name for path in two.iterdir()) == ["dafe-seed3.pt", "history.csv", "metrics.json"]
+    [checkpoint] = two.glob("dafe-seed3-*-e1.pt")
+    assert sorted(path.name for path in two.iterdir()) == [checkpoint.name, "history.csv", "metrics.json"]
     distributed = json.loads((two / "metrics.json").read_text())
     assert distributed["world_size"] == 2 and distributed["global_batch_size"] == 8
 
@@ -77,7 +78,7 @@ def test_two_process_run_matches_one_process_run_of_the_same_global_batch(synth_
     # all 15 test images (an odd count: the ranks' shards differ in size, none is padded).
     parser_arguments = train.build_parser().parse_args(cli_arguments(synth_root, two, 4))
     run = train._cli_setup(parser_arguments)
-    model = checkpoints.load_trained(run["model"], two / "dafe-seed3.pt")
+    model = checkpoints.load_trained(run["model"], checkpoint)
     rescored = sharded.evaluate_dataset(model, run["test"], run["data"].test, batch_size=8)
     assert distributed["test_images"] == len(run["data"].test) == 15
     assert set(rescored) == set(distributed["test"])

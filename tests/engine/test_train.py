@@ -102,6 +102,7 @@ def test_same_seed_same_run_different_seed_different_run():
     assert list(first.history.columns) == ["epoch", "lr", "loss", "max_error", "val_mse", "seconds"]
     assert first.history["epoch"].tolist() == [0, 1, 2]
     assert first.resumed_from_epoch is None and first.checkpoint_path is None
+    assert first.started == "fresh, no checkpoint"
 
     other_seed = run(small_config(seed=1))
     assert not np.allclose(other_seed.history["loss"], first.history["loss"])
@@ -138,7 +139,7 @@ def test_resume_after_interruption_equals_uninterrupted_run(tmp_path):
     assert load_checkpoint(interrupted_path)["epochs_completed"] == 1
 
     resumed = run(small_config(), interrupted_path)
-    assert resumed.resumed_from_epoch == 1
+    assert resumed.resumed_from_epoch == 1 and resumed.started == "resumed 1/3 from interrupted.pt"
     assert_same_weights(resumed.model, uninterrupted.model)
     pd.testing.assert_frame_equal(without_seconds(resumed.history), without_seconds(uninterrupted.history))
 
@@ -150,7 +151,7 @@ def test_config_mismatch_is_refused_and_extending_epochs_resumes(tmp_path):
         run(small_config(epochs=2, lr=1e-3), checkpoint)
 
     extended = run(small_config(epochs=2, num_workers=0, progress=True), checkpoint)
-    assert extended.resumed_from_epoch == 1
+    assert extended.resumed_from_epoch == 1 and extended.started == "resumed 1/2 from run.pt"
     straight = run(small_config(epochs=2))
     pd.testing.assert_frame_equal(without_seconds(extended.history), without_seconds(straight.history))
     assert_same_weights(extended.model, straight.model)
@@ -164,7 +165,7 @@ def test_finished_checkpoint_returns_immediately_with_its_history(tmp_path):
         raise AssertionError("training ran although the checkpoint covers every epoch")
 
     again = run(small_config(epochs=2), checkpoint, on_step=must_not_train)
-    assert again.resumed_from_epoch == 2
+    assert again.resumed_from_epoch == 2 and again.started == "complete run.pt"
     pd.testing.assert_frame_equal(again.history, finished.history)  # seconds too: nothing re-ran
     assert_same_weights(again.model, finished.model)
 
@@ -225,7 +226,8 @@ def test_checkpoint_contents_and_load_trained(tmp_path):
     checkpoint = tmp_path / "run.pt"
     result = run(small_config(epochs=2, lr_gamma=0.5), checkpoint)
     state = load_checkpoint(checkpoint)
-    assert state["epochs_completed"] == 2
+    assert state["epochs_completed"] == state["target_epochs"] == 2
+    assert state["identity"] is None  # a caller-named file: fit(checkpoint=CheckpointSpec) stores one
     assert state["config"]["lr_gamma"] == 0.5
     assert [row["epoch"] for row in state["history"]] == [0, 1]
     assert {"python", "numpy", "torch"} <= set(state["rng"])

@@ -76,7 +76,8 @@ def test_subsampled_pointwise_conv_is_the_strided_one():
         y.square().sum().backward()
         outputs.append((y.detach(), x.grad, conv.weight.grad, conv.bias.grad))
     (y, *gradients), (y_subsampled, *gradients_subsampled) = outputs
-    assert torch.equal(y, y_subsampled)
+    # Equal up to summation order: oneDNN picks a kernel per shape and CPU, and the two shapes differ.
+    torch.testing.assert_close(y_subsampled, y, rtol=1e-6, atol=1e-6)
     for gradient, gradient_subsampled in zip(gradients, gradients_subsampled):
         torch.testing.assert_close(gradient_subsampled, gradient, rtol=1e-5, atol=1e-5)
 
