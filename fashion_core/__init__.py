@@ -1,6 +1,7 @@
 """fashion_core: the importable core of the workbook. Imports run down this list, never up it.
 
-    paths.py io.py params.py   where the workbook lives, atomic writes, notebook parameters
+    paths.py io.py params.py   where the workbook lives, atomic writes and staged commits,
+                               notebook parameters and their constraints
     data/         readers of DeepFashion-C, FLD, FashionAI and COCO keypoints, the one vocabulary
                   of names, torch datasets, the train/val/test splits, SynthFashion (synthfashion/)
     models/       one file and one builder per paper, shared trunks and heatmap layers, the
@@ -12,7 +13,7 @@
     experiments/  the rows of every table (VARIANTS, Settings), train-and-score over seeds, the
                   results store (metrics JSON, predictions), quality bars, M2Fashion's protocol
     reporting/    tables and figures, the papers' numbers, the claims and their ledger, the
-                  report index, the reproduction report, the README results
+                  report index and provenance, the reproduction report, the README results
     viewers/      the widget viewers (one base, one module per paper), the report's gallery,
                   the static plots
     cli/          the commands: ``python -m fashion_core.train`` (train.py), ``.run`` (run.py,

@@ -4,8 +4,14 @@
 It validates every params file before any work, generates SynthFashion if it
 is absent, executes each notebook with papermill into `reports/<profile>/`,
 keeps going past a failing notebook, writes the index and exits non-zero
-naming every notebook that failed. A report is replaced only by a complete
-successful execution, never by half of one.
+naming every notebook that failed.
+
+Everything one notebook writes (the executed notebook, its HTML, metrics,
+predictions, tables, figures, its provenance record) is staged and replaces
+the previous set in one journaled commit, only when the notebook succeeds: a
+kill at any moment leaves the complete previous set or the complete new one,
+and the next start completes an interrupted commit or discards a killed run's
+staging. One run at a time holds reports/<profile>/.lock.
 
 On CPU profiles two notebooks run at once (`--jobs`), in three stages: the tour
 and the training notebooks, then the tables and attention notebooks, then the
@@ -15,10 +21,13 @@ runs are single-threaded worker processes (fashion_core.engine.parallel).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import json
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -26,7 +35,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from fashion_core.data.synthfashion.writer import SynthKnobs, ensure_synthfashion
-from fashion_core.io import atomic_path, write_json_atomic
+from fashion_core.io import (
+    FolderLockedError,
+    atomic_path,
+    commit_staged_tree,
+    folder_lock,
+    recover_staged_trees,
+    write_json_atomic,
+)
 from fashion_core.params import (
     PROFILES,
     ParamsError,
@@ -34,8 +50,16 @@ from fashion_core.params import (
     resolve_path,
     validate_profile,
 )
-from fashion_core.paths import notebooks_dir, repo_root, reports_dir
+from fashion_core.paths import (
+    STAGING_ENVIRONMENT,
+    STAGING_FOLDER,
+    notebooks_dir,
+    repo_root,
+    reports_dir,
+    staged_removals,
+)
 from fashion_core.reporting.index_page import write_index
+from fashion_core.reporting.provenance import code_version, write_provenance
 
 PAPER_ORDER = ("synthfashion", "fashionnet", "liu2018", "dafe", "fpm", "m2fashion")
 STAGE_ORDER = ("tour", "train", "tables", "attention", "report")
@@ -115,46 +139,86 @@ def default_jobs(profile: str) -> int:
     return 1 if profile == "paper" else min(2, os.cpu_count() or 1)
 
 
-def execute_in_subprocess(notebook: Path, profile: str) -> None:
+def execute_in_subprocess(notebook: Path, profile: str, run: RunIdentity) -> None:
     """execute_notebook in a child Python process (papermill changes the working directory process-wide)."""
-    code = "import sys; from fashion_core.cli.run import execute_by_name; execute_by_name(sys.argv[1], sys.argv[2])"
-    completed = subprocess.run([sys.executable, "-c", code, notebook.stem, profile], cwd=repo_root())
+    code = ("import sys; from fashion_core.cli.run import execute_by_name; "
+            "execute_by_name(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5])")
+    completed = subprocess.run([sys.executable, "-c", code, notebook.stem, profile, run.run_id,
+                                run.code["git"], run.code["source_sha256"]], cwd=repo_root())
     if completed.returncode != 0:
         raise RuntimeError(f"the notebook's process exited with status {completed.returncode} (its error is above)")
 
 
-def execute_by_name(name: str, profile: str) -> None:
+def execute_by_name(name: str, profile: str, run_id: str, git: str, source_sha256: str) -> None:
     notebooks = discover_notebooks()
     notebook = {path.stem: path for path in notebooks}[name]
+    run = RunIdentity(run_id, {"git": git, "source_sha256": source_sha256})
     try:
-        execute_notebook(notebook, validate_profile(profile, notebooks)[notebook], profile, progress_bar=False)
+        execute_notebook(notebook, validate_profile(profile, notebooks)[notebook], profile, run, progress_bar=False)
     except Exception as error:
         print(f"[run] {name} failed: {type(error).__name__}: {_error_summary(error)}", file=sys.stderr, flush=True)
         sys.exit(1)
 
 
-def execute_notebook(notebook: Path, parameters: dict, profile: str, progress_bar: bool = True) -> None:
-    """Execute into a temporary file; only a complete run replaces reports/<profile>/<name>.ipynb."""
+@dataclasses.dataclass(frozen=True)
+class RunIdentity:
+    """One ./run_all.sh invocation: its id and the code version, recorded in every report it writes."""
+
+    run_id: str
+    code: dict[str, str]
+
+    @classmethod
+    def new(cls) -> "RunIdentity":
+        return cls(f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}", code_version())
+
+
+def execute_notebook(notebook: Path, parameters: dict, profile: str, run: RunIdentity,
+                     progress_bar: bool = True) -> None:
+    """Execute into the notebook's staging folder; only a complete run replaces its whole set of files.
+
+    The kernel writes everything (metrics, predictions, tables, figures) under
+    reports/<profile>/.staging/<notebook>/ (fashion_core.paths.output_dir); on success the executed
+    notebook, its HTML and its provenance join them and the set replaces the previous one in one
+    commit (fashion_core.io.commit_staged_tree). On failure the set is discarded and the partial
+    notebook is kept in .failed/ for reading. Checkpoints are not staged: their names carry their
+    identity, so a new run never overwrites a file a committed report rests on.
+    """
     # papermill brings the Jupyter machinery: loaded only when a notebook is executed.
     import papermill
 
     directory = reports_dir(profile)
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / notebook.name
-    with atomic_path(target) as partial:
-        try:
-            papermill.execute_notebook(
-                str(notebook), str(partial), parameters=parameters, kernel_name="python3",
-                cwd=str(directory), progress_bar=progress_bar, log_output=False,
-            )
-        except Exception:
-            failed = directory / ".failed" / notebook.name
-            failed.parent.mkdir(exist_ok=True)
-            if partial.exists():
-                os.replace(partial, failed)
-                print(f"[run] the failed execution is kept at {failed.relative_to(repo_root())}", flush=True)
-            raise
-    export_html(target)
+    staging = directory / STAGING_FOLDER / notebook.stem
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    executed = staging / notebook.name
+    started = time.strftime("%Y-%m-%d %H:%M:%S")
+    previous = os.environ.get(STAGING_ENVIRONMENT)
+    os.environ[STAGING_ENVIRONMENT] = str(staging)  # inherited by the kernel papermill starts
+    try:
+        papermill.execute_notebook(
+            str(notebook), str(executed), parameters=parameters, kernel_name="python3",
+            cwd=str(directory), progress_bar=progress_bar, log_output=False,
+        )
+        export_html(executed)
+        write_provenance(staging, notebook.stem, run.run_id, run.code, profile, started,
+                         time.strftime("%Y-%m-%d %H:%M:%S"))
+    except BaseException:
+        failed = directory / ".failed" / notebook.name
+        failed.parent.mkdir(exist_ok=True)
+        if executed.exists():
+            os.replace(executed, failed)
+            print(f"[run] the failed execution is kept at {failed.relative_to(repo_root())}", flush=True)
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    finally:
+        if previous is None:
+            os.environ.pop(STAGING_ENVIRONMENT, None)
+        else:
+            os.environ[STAGING_ENVIRONMENT] = previous
+    commit_staged_tree(staging, directory, staged_removals(staging))
+    with contextlib.suppress(OSError):  # still holds another notebook's staging: that one removes it
+        staging.parent.rmdir()
 
 
 def export_html(notebook: Path) -> None:
@@ -179,34 +243,96 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--jobs must be at least 1, got {args.jobs}")
 
     started = time.perf_counter()
-    # A run that resumes trained checkpoints is not a from-scratch run: the timing record says so.
-    checkpoints_at_start = len(list((reports_dir(args.profile) / "checkpoints").glob("*.pt")))
-    load_at_start = os.getloadavg()[0]
     try:
         # Validate every notebook's params, not just the selected ones: a typo is an error either way.
         parameters = validate_profile(args.profile, discover_notebooks())
         notebooks = discover_notebooks(args.only)
-        print(f"[params] {len(notebooks)} notebooks, params for profile {args.profile!r} valid", flush=True)
-        data_started = time.perf_counter()
-        dataset_label = prepare_data(args.profile)
-        data_seconds = time.perf_counter() - data_started
     except ParamsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    directory = reports_dir(args.profile)
+    try:
+        with folder_lock(directory, f"./run_all.sh --profile {args.profile}") as lock_notes:
+            for line in lock_notes + recover_staged_trees(directory / STAGING_FOLDER, directory):
+                print(f"[run] {line}", flush=True)
+            return _run_profile(args, parameters, notebooks, started)
+    except FolderLockedError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 3
+    except OSError as error:
+        where = error.filename or directory
+        print(f"error: cannot write to {where} ({error.strerror or error}); nothing already written there was "
+              f"changed. Make {directory} writable (and check free space), then run again.", file=sys.stderr)
+        return 1
 
 
-    timings: list[tuple[str, float, str]] = [("(data)", data_seconds, "ok")]
-    failed: list[str] = []
+def _run_profile(args: argparse.Namespace, parameters: dict, notebooks: list[Path], started: float) -> int:
+    """Make the data, execute the notebooks stage by stage, write the index and the timing record."""
+    # A run that resumes trained checkpoints is not a from-scratch run: the timing record says so.
+    checkpoints_at_start = len(list((reports_dir(args.profile) / "checkpoints").glob("*.pt")))
+    load_at_start = os.getloadavg()[0]
+    print(f"[params] {len(notebooks)} notebooks, params for profile {args.profile!r} valid", flush=True)
+    data_started = time.perf_counter()
+    try:
+        dataset_label = prepare_data(args.profile)
+    except ParamsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    timings: list[tuple[str, float, str]] = [("(data)", time.perf_counter() - data_started, "ok")]
     jobs = args.jobs or default_jobs(args.profile)
+    run = RunIdentity.new()
+    print(f"[run] run {run.run_id}, code {run.code['git']} (sources {run.code['source_sha256']})", flush=True)
+    failed = _execute_waves(notebooks, parameters, args.profile, jobs, run, timings)
+
+    succeeded = len(notebooks) - len(failed)
+    index_md = None
+    write_error = None
+    if succeeded or (reports_dir(args.profile) / "index.md").exists():
+        try:
+            index_md, _ = write_index(args.profile, dataset_label, [path.stem for path in notebooks], failed)
+            if not args.only:
+                write_timing(args.profile, time.perf_counter() - started, timings, failed, checkpoints_at_start,
+                             (load_at_start, os.getloadavg()[0]), jobs)
+        except OSError as error:
+            write_error = error
+    total = time.perf_counter() - started
+    print("\nTiming summary (seconds)")
+    width = max(len(name) for name, _, _ in timings)
+    for name, seconds, status in timings:
+        print(f"  {name:<{width}}  {seconds:8.1f}  {status}")
+    print(f"  {'total':<{width}}  {total:8.1f}")
+    if args.only:
+        # A subset's time is not the time of ./run_all.sh: keep the last complete run's record.
+        print(f"[run] {TIMING_FILE} not rewritten: --only ran a subset of the notebooks")
+    if index_md is not None:
+        print(f"\nIndex: {index_md.relative_to(repo_root())}")
+    elif write_error is None:
+        print("\n[run] no notebook succeeded and no index existed: the index was not written")
+    status = 0
+    if write_error is not None:
+        print(f"error: cannot write {write_error.filename or reports_dir(args.profile)} "
+              f"({write_error.strerror or write_error}); the notebooks' committed reports are unchanged by this "
+              f"failure", file=sys.stderr)
+        status = 1
+    if failed:
+        print(f"error: {len(failed)} notebook(s) failed: {', '.join(failed)}", file=sys.stderr)
+        status = 1
+    return status
+
+
+def _execute_waves(notebooks: list[Path], parameters: dict, profile: str, jobs: int, run: RunIdentity,
+                   timings: list[tuple[str, float, str]]) -> list[str]:
+    """Execute every notebook, wave by wave, `jobs` at a time; append their timings; return the failed ones."""
+    failed: list[str] = []
     position = 0
 
     def run_one(notebook: Path) -> tuple[str, float, str]:
         notebook_started = time.perf_counter()
         try:
             if jobs == 1:
-                execute_notebook(notebook, parameters[notebook], args.profile)
+                execute_notebook(notebook, parameters[notebook], profile, run)
             else:
-                execute_in_subprocess(notebook, args.profile)
+                execute_in_subprocess(notebook, profile, run)
             status = "ok"
         except Exception as error:  # keep going: one broken notebook must not hide the others' results
             failed.append(notebook.stem)
@@ -220,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
         return notebook.stem, seconds, status
 
     # Longest first within a stage, by the last complete run's times, so no core waits on one long notebook.
-    previous = previous_timings(args.profile)
+    previous = previous_timings(profile)
     for wave in waves(notebooks):
         if jobs == 1:
             for notebook in wave:
@@ -235,25 +361,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"[run {position}/{len(notebooks)}] {notebook.stem} (queued; {jobs} at a time)", flush=True)
                 futures.append(pool.submit(run_one, notebook))
             timings += [future.result() for future in futures]
-
-    index_md, _ = write_index(args.profile, dataset_label, [path.stem for path in notebooks], failed)
-    total = time.perf_counter() - started
-    print("\nTiming summary (seconds)")
-    width = max(len(name) for name, _, _ in timings)
-    for name, seconds, status in timings:
-        print(f"  {name:<{width}}  {seconds:8.1f}  {status}")
-    print(f"  {'total':<{width}}  {total:8.1f}")
-    if args.only:
-        # A subset's time is not the time of ./run_all.sh: keep the last complete run's record.
-        print(f"[run] {TIMING_FILE} not rewritten: --only ran a subset of the notebooks")
-    else:
-        write_timing(args.profile, total, timings, failed, checkpoints_at_start, (load_at_start, os.getloadavg()[0]),
-                     jobs)
-    print(f"\nIndex: {index_md.relative_to(repo_root())}")
-    if failed:
-        print(f"error: {len(failed)} notebook(s) failed: {', '.join(failed)}", file=sys.stderr)
-        return 1
-    return 0
+    return failed
 
 
 TIMING_FILE = "timing.json"

@@ -7,6 +7,7 @@ One process, or several under torchrun:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import functools
 import json
@@ -18,16 +19,26 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from fashion_core.cli.run import discover_notebooks
 from fashion_core.data import splits
+from fashion_core.data.fingerprint import data_fingerprint
 from fashion_core.data.vocab import FASHIONAI_CATEGORIES
 from fashion_core.engine.sharded import ShardedEvaluation, evaluate_dataset
-from fashion_core.engine.trainer import TrainConfig, fit, resolve_device
+from fashion_core.engine.trainer import TrainConfig, checkpoint_spec, fit, resolve_device
 from fashion_core.experiments import m2fashion as m2
 from fashion_core.experiments.variants import VARIANTS
-from fashion_core.io import write_json_atomic, write_text_atomic
+from fashion_core.io import FolderLockedError, folder_lock, write_json_atomic, write_text_atomic
 from fashion_core.metrics import evaluation, retrieval
 from fashion_core.models import build_model, loss_fn
-from fashion_core.params import resolved_parameters
+from fashion_core.params import (
+    ParamsError,
+    constraint_problem,
+    notebook_parameters,
+    resolved_parameters,
+    validate_overrides,
+    validate_profile,
+    validate_values,
+)
 from fashion_core.paths import notebooks_dir
 
 # Dataset formats each model trains on (the first is the default), and its train notebook,
@@ -79,13 +90,51 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# The flags that override the train notebook's parameter of the same name (the argparse dest).
+PARAMETER_FLAGS = (("--epochs", "epochs"), ("--batch-size", "batch_size"), ("--lr", "lr"),
+                   ("--backbone", "backbone"), ("--width", "width"), ("--input-size", "input_size"),
+                   ("--num-workers", "num_workers"), ("--pretrained", "pretrained"),
+                   ("--weights-path", "weights_path"))
+
+
+def cli_parameters(args: argparse.Namespace) -> dict[str, Any]:
+    """The model's train-notebook parameters under --profile with the flags over them, every value checked.
+
+    A flag meets the same constraints as the YAML key of its name (fashion_core.params.CONSTRAINTS and
+    RELATIONS), so `--epochs 0` is refused as `epochs: 0` is; the ParamsError names the flag. Nothing
+    here reads data, so a bad value is refused before any is loaded.
+    """
+    notebook, formats = CLI_MODELS[args.model][:2]
+    if args.format and args.format not in formats:
+        raise ParamsError(f"argument --format: --model {args.model} trains on {' or '.join(formats)}, "
+                          f"not {args.format}")
+    problem = constraint_problem("seed", args.seed)
+    if problem:
+        raise ParamsError(f"argument --seed: {problem}")
+    notebook_path = notebooks_dir() / f"{notebook}.ipynb"
+    params = resolved_parameters(args.profile, notebook_path)
+    declared = notebook_parameters(notebook_path)
+    sources = {}
+    for flag, name in PARAMETER_FLAGS:
+        value = getattr(args, name)
+        if value is not None:
+            sources[name] = f"argument {flag}"
+            validate_overrides({name: value}, declared, sources[name])
+            params[name] = value
+    validate_values(params, declared, sources)
+    return params
+
+
 def _cli_data(args: argparse.Namespace, data_format: str, input_size: int, cache_images: bool):
     root = Path(args.data)
     if (root / data_format).is_dir():  # a SynthFashion root
         root = root / data_format
     loaders = {"deepfashion_c": splits.load_deepfashion_c, "fld": splits.load_fld,
                "fashionai": splits.load_fashionai}
-    return loaders[data_format](root, input_size, cache_images)
+    data = loaders[data_format](root, input_size, cache_images)
+    # As the notebooks do: every image of every split opens and fits its annotations before any epoch runs.
+    data.check_images()
+    return data
 
 
 def _evaluations(model_name: str, data_format: str, data, attribute_types):
@@ -110,17 +159,9 @@ def _evaluations(model_name: str, data_format: str, data, attribute_types):
 
 def _cli_setup(args: argparse.Namespace) -> dict[str, Any]:
     """Everything one run needs: params, data, model, loss, validation and test evaluations."""
-    notebook, formats, paper, row = CLI_MODELS[args.model]
+    _, formats, paper, row = CLI_MODELS[args.model]
     data_format = args.format or formats[0]
-    if data_format not in formats:
-        raise SystemExit(f"--model {args.model} trains on {' or '.join(formats)}, not {data_format}")
-    params = resolved_parameters(args.profile, notebooks_dir() / f"{notebook}.ipynb")
-    for key, value in (("epochs", args.epochs), ("batch_size", args.batch_size), ("lr", args.lr),
-                       ("backbone", args.backbone), ("width", args.width), ("input_size", args.input_size),
-                       ("num_workers", args.num_workers), ("pretrained", args.pretrained),
-                       ("weights_path", args.weights_path)):
-        if value is not None:
-            params[key] = value
+    params = cli_parameters(args)
     data = _cli_data(args, data_format, params["input_size"], params["cache_images"])
     annotations = data.annotations
     variant = VARIANTS[paper][row]
@@ -157,7 +198,15 @@ def _cli_setup(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        # Every notebook's params files, as run_all checks them (a misnamed one is refused here too),
+        # then this model's values with the flags: all before any data is read or process group made.
+        validate_profile(args.profile, discover_notebooks())
+        cli_parameters(args)
+    except ParamsError as error:
+        parser.error(str(error))  # exit status 2, one `error:` line, as argparse's own refusals
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     device = resolve_device(args.device, distributed=world_size > 1)
     created_group = False
@@ -168,47 +217,68 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rank = dist.get_rank() if world_size > 1 else 0
         say = print if rank == 0 else (lambda *_, **__: None)
-        run = _cli_setup(args)
-        params, model = run["params"], run["model"]
-        if world_size > 1 and device.type == "cuda":
-            # One batch statistic over the global batch, as a single GPU with that batch would have
-            # (SyncBatchNorm needs GPUs; on CPU each rank normalises its own batch).
-            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
         out = Path(args.out) if args.out else Path("reports") / "torchrun" / args.model
-        checkpoint = out / f"{args.model}-seed{args.seed}.pt"
-        config = TrainConfig(epochs=params["epochs"], batch_size=params["batch_size"], optimizer=params["optimizer"],
-                             lr=params["lr"], lr_schedule=params.get("lr_schedule", "exponential"),
-                             lr_gamma=params["lr_gamma"], lr_step_size=params.get("lr_step_size", 10), seed=args.seed,
-                             num_workers=params["num_workers"], device=args.device,
-                             progress=not args.no_progress)
-        say(f"{args.model} ({run['variant'].name}) on {run['data_format']} at {args.data}: {params['backbone']} "
-            f"x{params['width']} @ {params['input_size']} px, {world_size} process(es) x batch {config.batch_size} "
-            f"(global {world_size * config.batch_size}), {config.epochs} epoch(s), device {device}", flush=True)
-        started = time.perf_counter()
-        result = fit(model, run["loss"], run["train_set"], config, checkpoint_path=checkpoint,
-                     val_set=run["data"].val if run["validation"] else None, evaluate=run["validation"],
-                     resume=not args.fresh)
-        seconds = time.perf_counter() - started
-        test_metrics = {}
-        if run["test"] is not None:
-            test_metrics = evaluate_dataset(result.model, run["test"], run["data"].test, config.batch_size,
-                                            config.num_workers)
-        if rank == 0:
-            write_text_atomic(out / "history.csv", result.history.to_csv(index=False))
-            write_json_atomic(out / "metrics.json", {
-                "model": args.model, "variant": run["variant"].key, "model_kwargs": run["model_kwargs"],
-                "data": str(args.data), "format": run["data_format"], "profile": args.profile,
-                "world_size": world_size, "batch_size_per_process": config.batch_size,
-                "global_batch_size": world_size * config.batch_size, "seed": args.seed,
-                "config": dataclasses.asdict(config), "test_images": len(run["data"].test),
-                "test": test_metrics, "history": result.history.to_dict(orient="list"),
-                "train_seconds": round(seconds, 1),
-            })
-            say(result.history.drop(columns=["seconds"]).round(4).to_string(index=False))
-            say("test: " + json.dumps({name: round(value, 4) for name, value in test_metrics.items()
-                                      if name.endswith(("_avg", "top1", "top5"))}))
-            say(f"wrote {checkpoint}, {out / 'history.csv'}, {out / 'metrics.json'}")
+        # Rank 0 holds the folder: a second run on the same --out is refused while this one writes there.
+        holder = (folder_lock(out, f"python -m fashion_core.train --model {args.model} (PID {os.getpid()})")
+                  if rank == 0 else contextlib.nullcontext([]))
+        try:
+            with holder as lock_notes:
+                for line in lock_notes:
+                    say(f"[train] {line}")
+                _train_and_write(args, out, rank, say, world_size, device)
+        except FolderLockedError as error:
+            parser.error(str(error))
     finally:
         if created_group:
             dist.destroy_process_group()
     return 0
+
+
+def _train_and_write(args: argparse.Namespace, out: Path, rank: int, say, world_size: int,
+                     device: torch.device) -> None:
+    """Load the data (images checked first), train or resume, score the test split; rank 0 writes to `out`."""
+    run = _cli_setup(args)
+    params, model = run["params"], run["model"]
+    if world_size > 1 and device.type == "cuda":
+        # One batch statistic over the global batch, as a single GPU with that batch would have
+        # (SyncBatchNorm needs GPUs; on CPU each rank normalises its own batch).
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    config = TrainConfig(epochs=params["epochs"], batch_size=params["batch_size"], optimizer=params["optimizer"],
+                         lr=params["lr"], lr_schedule=params.get("lr_schedule", "exponential"),
+                         lr_gamma=params["lr_gamma"], lr_step_size=params.get("lr_step_size", 10), seed=args.seed,
+                         num_workers=params["num_workers"], device=args.device,
+                         progress=not args.no_progress)
+    say(f"{args.model} ({run['variant'].name}) on {run['data_format']} at {args.data}: {params['backbone']} "
+        f"x{params['width']} @ {params['input_size']} px, {world_size} process(es) x batch {config.batch_size} "
+        f"(global {world_size * config.batch_size}), {config.epochs} epoch(s), device {device}", flush=True)
+    # <out>/<model>-seed<s>-<identity hash>-e<epochs>.pt: the same choice of checkpoint as the notebooks'.
+    builder_arguments = {key: params[key] for key in ("backbone", "width", "input_size", "pretrained")}
+    spec = checkpoint_spec(out, f"{args.model}-seed{args.seed}", config, model, model_name=run["variant"].model,
+                           model_kwargs={**builder_arguments, "weights_path": params["weights_path"] or None,
+                                         **run["model_kwargs"]},
+                           data_fingerprint=data_fingerprint(run["data"]), world_size=world_size)
+    checkpoint = spec.path(config.epochs)
+    started = time.perf_counter()
+    result = fit(model, run["loss"], run["train_set"], config, checkpoint=spec,
+                 val_set=run["data"].val if run["validation"] else None, evaluate=run["validation"],
+                 resume=not args.fresh)
+    seconds = time.perf_counter() - started
+    test_metrics = {}
+    if run["test"] is not None:
+        test_metrics = evaluate_dataset(result.model, run["test"], run["data"].test, config.batch_size,
+                                        config.num_workers)
+    if rank == 0:
+        write_text_atomic(out / "history.csv", result.history.to_csv(index=False))
+        write_json_atomic(out / "metrics.json", {
+            "model": args.model, "variant": run["variant"].key, "model_kwargs": run["model_kwargs"],
+            "data": str(args.data), "format": run["data_format"], "profile": args.profile,
+            "world_size": world_size, "batch_size_per_process": config.batch_size,
+            "global_batch_size": world_size * config.batch_size, "seed": args.seed,
+            "config": dataclasses.asdict(config), "test_images": len(run["data"].test),
+            "test": test_metrics, "history": result.history.to_dict(orient="list"),
+            "train_seconds": round(seconds, 1),
+        })
+        say(result.history.drop(columns=["seconds"]).round(4).to_string(index=False))
+        say("test: " + json.dumps({name: round(value, 4) for name, value in test_metrics.items()
+                                  if name.endswith(("_avg", "top1", "top5"))}))
+        say(f"wrote {checkpoint}, {out / 'history.csv'}, {out / 'metrics.json'}")

@@ -22,6 +22,7 @@ from fashion_core.experiments.store import (
     load_metrics,
     load_predictions,
     metrics_path,
+    metrics_target,
     predictions_path,
     recorded_input_size,
     write_metrics,
@@ -41,6 +42,6 @@ __all__ = [
     "BENCHMARK_SUFFIXES", "PRODUCERS", "VARIANTS", "ExperimentResults", "MissingMetricsError",
     "MissingPredictionsError", "RunResult", "Settings", "Variant", "build_variant", "checkpoint_path",
     "fashionai_scorer", "for_benchmark", "load_metrics", "load_predictions", "load_trained_variant",
-    "metrics_path", "predictions_path", "quality_checks", "recorded_input_size", "run_variant_seeds",
+    "metrics_path", "metrics_target", "predictions_path", "quality_checks", "recorded_input_size", "run_variant_seeds",
     "run_variants", "train_and_score", "variants", "with_model_kwargs", "write_metrics",
 ]

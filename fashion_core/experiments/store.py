@@ -16,7 +16,7 @@ import pandas as pd
 from fashion_core.experiments.variants import PRODUCERS, Settings, Variant
 from fashion_core.io import atomic_path, write_json_atomic
 from fashion_core.metrics.evaluation import Predictions
-from fashion_core.paths import reports_dir
+from fashion_core.paths import output_dir, remove_report_file, report_file, reports_dir
 
 
 @dataclass
@@ -51,7 +51,13 @@ class ExperimentResults:
 
 
 def metrics_path(profile: str, paper: str) -> Path:
-    return reports_dir(profile) / "metrics" / f"{paper}.json"
+    """Where reports/<profile>/metrics/<paper>.json is read (this run's staged copy first)."""
+    return report_file(profile, "metrics", f"{paper}.json")
+
+
+def metrics_target(profile: str, paper: str) -> Path:
+    """Where it is written: the notebook's staging folder under run_all (fashion_core.paths.output_dir)."""
+    return output_dir(profile) / "metrics" / f"{paper}.json"
 
 
 def write_metrics(paper: str, settings: Settings, benchmark: str, results: ExperimentResults,
@@ -91,7 +97,7 @@ def write_metrics(paper: str, settings: Settings, benchmark: str, results: Exper
     }
     # Predictions first: once the metrics file exists, the predictions it summarises exist too.
     write_predictions(settings.profile, paper, results)
-    return write_json_atomic(metrics_path(settings.profile, paper), payload)
+    return write_json_atomic(metrics_target(settings.profile, paper), payload)
 
 
 class MissingMetricsError(FileNotFoundError):
@@ -117,7 +123,12 @@ _PREDICTION_DTYPES = {
 
 
 def predictions_path(profile: str, paper: str, row_key: str, seed: int) -> Path:
-    return reports_dir(profile) / "predictions" / paper / f"{row_key}-seed{int(seed)}.npz"
+    """Where one run's saved predictions are read (this run's staged copy first)."""
+    return report_file(profile, "predictions", paper, _predictions_name(row_key, seed))
+
+
+def _predictions_name(row_key: str, seed: int) -> str:
+    return f"{row_key}-seed{int(seed)}.npz"
 
 
 def save_predictions(path: Path, predictions: Predictions) -> Path:
@@ -139,11 +150,13 @@ def write_predictions(profile: str, paper: str, results: ExperimentResults) -> l
     Runs without predictions (M2Fashion's, scored by its own protocol) are skipped. The removal
     keeps the directory in step with the metrics file, which is rewritten whole each time.
     """
-    written = [save_predictions(predictions_path(profile, paper, run.variant.key, run.seed), run.predictions)
+    target = output_dir(profile) / "predictions" / paper
+    written = [save_predictions(target / _predictions_name(run.variant.key, run.seed), run.predictions)
                for run in results.runs if run.predictions is not None]
-    directory = reports_dir(profile) / "predictions" / paper
-    for stale in sorted(set(directory.glob("*.npz")) - set(written)) if directory.is_dir() else ():
-        stale.unlink()
+    names = {path.name for path in written}
+    for stale in sorted((reports_dir(profile) / "predictions" / paper).glob("*.npz")):
+        if stale.name not in names:
+            remove_report_file(profile, stale)
     return written
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from fashion_core.io import atomic_path, write_text_atomic
-from fashion_core.paths import reports_dir
+from fashion_core.paths import output_dir
 
 TABLES = "tables"
 FIGURES = "figures"
@@ -76,7 +76,7 @@ def save_table(frame: pd.DataFrame, name: str, profile: str, caption: str = "", 
 
     Returns nothing, so a notebook cell ending in this call prints no machine-specific path.
     """
-    directory = reports_dir(profile) / TABLES
+    directory = output_dir(profile) / TABLES
     _check_name(name)
     with atomic_path(directory / f"{name}.csv") as tmp:
         frame.to_csv(tmp, float_format=f"%.{digits + 2}g")
@@ -86,6 +86,6 @@ def save_table(frame: pd.DataFrame, name: str, profile: str, caption: str = "", 
 
 def save_figure(figure, name: str, profile: str, dpi: int = 110) -> None:
     """Save a matplotlib figure as figures/<name>.png without a timestamp in its metadata."""
-    target = reports_dir(profile) / FIGURES / f"{_check_name(name)}.png"
+    target = output_dir(profile) / FIGURES / f"{_check_name(name)}.png"
     with atomic_path(target) as tmp:
         figure.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})

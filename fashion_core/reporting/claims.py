@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from fashion_core.experiments import metrics_path
+from fashion_core.experiments import metrics_target
 from fashion_core.io import write_json_atomic
 from fashion_core.reporting.artifacts import format_mean_sd, save_table
 
@@ -253,5 +253,5 @@ def save_paper_claims(paper: str, metrics_files: dict[str, dict], profile: str) 
     verdicts = evaluate_claims(paper_claims, metrics_files)
     table = claims_frame(paper_claims, verdicts, metrics_files[paper]["dataset_label"], profile)
     save_table(table, f"{paper}_claims", profile, caption=VERDICT_RULE)
-    write_json_atomic(metrics_path(profile, f"{paper}_claims"), [verdict.as_dict() for verdict in verdicts])
+    write_json_atomic(metrics_target(profile, f"{paper}_claims"), [verdict.as_dict() for verdict in verdicts])
     return table

@@ -13,6 +13,7 @@ from fashion_core.io import write_text_atomic
 from fashion_core.paths import reports_dir
 from fashion_core.reporting.artifacts import FIGURES, TABLES, format_cell, markdown_table
 from fashion_core.reporting.ledger import LEDGER_TABLE, VERDICT_RULE, save_ledger, verdict_counts
+from fashion_core.reporting.provenance import describe, load_provenance
 
 
 def _first_heading(notebook: Path) -> str:
@@ -127,6 +128,7 @@ def write_index(profile: str, dataset_label: str, notebook_order: Iterable[str] 
     tables = sorted((directory / TABLES).glob("*.md"))
     figures = sorted((directory / FIGURES).glob("*.png"))
     failed = list(failed)
+    provenance = load_provenance(profile)
     title = f"Workbook reports — profile `{profile}`, dataset {dataset_label}"
 
     md = [f"# {title}", ""]
@@ -148,7 +150,8 @@ def write_index(profile: str, dataset_label: str, notebook_order: Iterable[str] 
     for notebook in notebooks:
         html_name = notebook.with_suffix(".html").name
         html_link = f" ([HTML]({html_name}))" if (directory / html_name).exists() else ""
-        md.append(f"- [{notebook.stem}]({notebook.name}){html_link}: {_first_heading(notebook)}")
+        md.append(f"- [{notebook.stem}]({notebook.name}){html_link}: {_first_heading(notebook)} "
+                  f"({describe(provenance.get(notebook.stem))})")
     md += ["", "## Tables", ""]
     for table in tables:
         md += [f"### {table.stem}", "", f"[CSV]({TABLES}/{table.stem}.csv) · [Markdown]({TABLES}/{table.name})", "",
@@ -177,7 +180,8 @@ def write_index(profile: str, dataset_label: str, notebook_order: Iterable[str] 
         html_name = notebook.with_suffix(".html").name
         target = html_name if (directory / html_name).exists() else notebook.name
         body.append(f'<li><a href="{html.escape(target)}">{html.escape(notebook.stem)}</a>: '
-                    f"{html.escape(_first_heading(notebook))} (<a href=\"{html.escape(notebook.name)}\">ipynb</a>)</li>")
+                    f"{html.escape(_first_heading(notebook))} (<a href=\"{html.escape(notebook.name)}\">ipynb</a>; "
+                    f"{html.escape(describe(provenance.get(notebook.stem)))})</li>")
     body.append("</ul><h2>Tables</h2>")
     for table in tables:
         csv_path = directory / TABLES / f"{table.stem}.csv"

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from fashion_core.experiments.variants import BENCHMARK_SUFFIXES, PRODUCERS
-from fashion_core.paths import reports_dir
+from fashion_core.paths import report_files
 from fashion_core.reporting.artifacts import format_per_seed, save_table
 from fashion_core.reporting.claims import CLAIMS, DOES_NOT_HOLD, HOLDS, INCONCLUSIVE, VERDICT_RULE, Claim, compare
 from fashion_core.reporting.reference import reference_rows
@@ -48,9 +48,9 @@ def load_metrics_files(profile: str, directory: Path | None = None) -> dict[str,
     The `<paper>_claims.json` lists the tables notebooks write beside them are not metrics files
     and are skipped; a file that is not valid JSON is an error naming the file.
     """
-    directory = Path(directory) if directory is not None else reports_dir(profile) / "metrics"
+    paths = sorted(Path(directory).glob("*.json")) if directory is not None else report_files(profile, "metrics", "*.json")
     files: dict[str, dict[str, Any]] = {}
-    for path in sorted(directory.glob("*.json")):
+    for path in paths:
         try:
             payload = json.loads(path.read_text(encoding="utf-8"))
         except ValueError as error:

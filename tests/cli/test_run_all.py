@@ -5,20 +5,9 @@ import json
 from pathlib import Path
 
 import pytest
+from notebook_fixtures import write_notebook
 
 from fashion_core.cli import run
-
-
-def _notebook(path: Path, body: str) -> None:
-    cells = [
-        {"id": "heading", "cell_type": "markdown", "metadata": {}, "source": [f"# {path.stem} heading\n"]},
-        {"id": "parameters", "cell_type": "code", "metadata": {"tags": ["parameters"]}, "source": "value = 1\n",
-         "outputs": [], "execution_count": None},
-        {"id": "body", "cell_type": "code", "metadata": {}, "source": body, "outputs": [], "execution_count": None},
-    ]
-    notebook = {"cells": cells, "nbformat": 4, "nbformat_minor": 5,
-                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}}
-    path.write_text(json.dumps(notebook))
 
 
 @pytest.fixture()
@@ -29,8 +18,8 @@ def tiny_workbook(tmp_path, monkeypatch):
         (tmp_path / "params" / profile).mkdir(parents=True)
         (tmp_path / "params" / profile / "data.yaml").write_text(
             "source: real\ndataset_label: real\ndeepfashion_c_root: a\nfld_root: b\nfashionai_root: c\n")
-    _notebook(tmp_path / "notebooks" / "10_good.ipynb", "print('value is', value)\n")
-    _notebook(tmp_path / "notebooks" / "20_broken.ipynb", "raise RuntimeError('deliberately broken')\n")
+    write_notebook(tmp_path / "notebooks" / "10_good.ipynb", "print('value is', value)\n")
+    write_notebook(tmp_path / "notebooks" / "20_broken.ipynb", "raise RuntimeError('deliberately broken')\n")
     (tmp_path / "params" / "smoke" / "10_good.yaml").write_text("value: 7\n")
     return tmp_path
 
