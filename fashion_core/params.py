@@ -214,6 +214,7 @@ FULL_BACKBONES = ("vgg16", "resnet50")  # torchvision's trunks: width 1.0 only, 
 FEATURE_STRIDES = (16, 32)  # fashion_core.models.m2fashion.FEATURE_STRIDES
 SIMILARITIES = ("printed", "cosine")  # fashion_core.models.m2fashion.SIMILARITIES
 GALLERY_CONDITIONS = ("query", "unknown")  # fashion_core.models.m2fashion.GALLERY_CONDITIONS
+TRIPLET_RULES = ("shared_attribute", "same_value")  # fashion_core.models.m2fashion.TRIPLET_RULES
 BENCHMARKS = ("DeepFashion-C", "FLD")  # fashion_core.experiments.variants.BENCHMARK_SUFFIXES
 # Input sizes: DAFE needs a multiple of 32 (its decoder adds C5 upsampled x2 to C4, and so on down to C2);
 # Liu & Lu and FPM need a multiple of 8 (their stride-8 maps), FashionNet at least 32 (five 2x2 poolings),
@@ -346,9 +347,12 @@ CONSTRAINTS: dict[str, Any] = {
     "input_size": Integer(INPUT_SIZE_MULTIPLE, INPUT_SIZE_MULTIPLE),
     "stages": POSITIVE_INTEGER,
     "fpm_stages": POSITIVE_INTEGER,
+    "cas_activation": OneOf(("eq4", "sigmoid")),  # DAFE's CAS (fashion_core.models.dafe.CAS_ACTIVATIONS)
+    "heatmap_decoding": OneOf(("argmax", "quarter_cell")),  # DAFE's (fashion_core.models.dafe.DECODINGS)
     "feature_stride": OneOf(FEATURE_STRIDES),
     "similarity": OneOf(SIMILARITIES),
     "gallery_condition": OneOf(GALLERY_CONDITIONS),
+    "triplet_rule": OneOf(TRIPLET_RULES),
     "loss_schedule_switch_epoch": NON_NEGATIVE_INTEGER,
     "stage1_landmark_weight": POSITIVE_NUMBER,
     "stage2_landmark_weight": POSITIVE_NUMBER,
@@ -357,6 +361,7 @@ CONSTRAINTS: dict[str, Any] = {
     # experiments: the row keys themselves are checked against VARIANTS by experiments.variants
     "variants": ListOf(NonEmptyString()),
     "variant": NonEmptyString(),
+    "categories": ListOf(OneOf(("blouse", "outwear", "dress", "skirt", "trousers"))),  # vocab.FASHIONAI_CATEGORIES
     "benchmarks": ListOf(OneOf(BENCHMARKS)),
     "benchmark": OneOf(BENCHMARKS),
     "known_fraction": FRACTION,
@@ -377,6 +382,7 @@ UNCONSTRAINED = frozenset({
     "deepfashion_c_root", "fld_root", "fashionai_root", "dataset_label", "profile", "gallery_folder",
     "image_folder", "weights_path", "comparison_weights_path", "pretrained", "comparison_pretrained",
     "cache_images", "progress_bars", "grid_keypoint",
+    "train_flips",
 })
 
 

@@ -125,13 +125,15 @@ def cli_parameters(args: argparse.Namespace) -> dict[str, Any]:
     return params
 
 
-def _cli_data(args: argparse.Namespace, data_format: str, input_size: int, cache_images: bool):
+def _cli_data(args: argparse.Namespace, data_format: str, input_size: int, cache_images: bool,
+              train_flips: bool = True):
     root = Path(args.data)
     if (root / data_format).is_dir():  # a SynthFashion root
         root = root / data_format
-    loaders = {"deepfashion_c": splits.load_deepfashion_c, "fld": splits.load_fld,
-               "fashionai": splits.load_fashionai}
-    data = loaders[data_format](root, input_size, cache_images)
+    if data_format == "deepfashion_c":
+        data = splits.load_deepfashion_c(root, input_size, cache_images, flip_train=train_flips)
+    else:
+        data = {"fld": splits.load_fld, "fashionai": splits.load_fashionai}[data_format](root, input_size, cache_images)
     # As the notebooks do: every image of every split opens and fits its annotations before any epoch runs.
     data.check_images()
     return data
@@ -162,7 +164,7 @@ def _cli_setup(args: argparse.Namespace) -> dict[str, Any]:
     _, formats, paper, row = CLI_MODELS[args.model]
     data_format = args.format or formats[0]
     params = cli_parameters(args)
-    data = _cli_data(args, data_format, params["input_size"], params["cache_images"])
+    data = _cli_data(args, data_format, params["input_size"], params["cache_images"], params.get("train_flips", True))
     annotations = data.annotations
     variant = VARIANTS[paper][row]
     kwargs = dict(variant.model_kwargs)
@@ -177,6 +179,8 @@ def _cli_setup(args: argparse.Namespace) -> dict[str, Any]:
         kwargs["landmark_weight"] = params["landmark_loss_weight"]
     if args.model == "fpm":
         kwargs["stages"] = params["stages"]
+    if args.model == "dafe":
+        kwargs.update(cas_activation=params["cas_activation"], decoding=params["heatmap_decoding"])
     if args.model in ("fashionnet", "liu2018", "m2fashion", "retrieval_baseline"):
         counts = (len(annotations.category_names), len(annotations.attribute_names))
         attribute_types = annotations.attribute_types
@@ -185,7 +189,8 @@ def _cli_setup(args: argparse.Namespace) -> dict[str, Any]:
     else:
         counts = (0, 0)
     if args.model in ("m2fashion", "retrieval_baseline"):
-        options = m2.Options(feature_stride=params["feature_stride"], similarity=params["similarity"])
+        options = m2.Options(feature_stride=params["feature_stride"], similarity=params["similarity"],
+                             triplet_rule=params["triplet_rule"])
         kwargs = m2.model_variant(variant, options, len(retrieval.type_codes(annotations.attribute_types))).model_kwargs
         loss, train_set = m2.training_loss, m2.LabelMaskDataset(data.train, args.seed)
     validation, test = _evaluations(args.model, data_format, data, attribute_types)

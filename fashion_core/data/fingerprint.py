@@ -54,7 +54,8 @@ def data_fingerprint(*sources: Any) -> str:
     """sha256 (64 hex digits) over the annotation files of every source, in the order given.
 
     Several sources (e.g. DAFE's DeepFashion-C and FLD trees) give one fingerprint that changes
-    when any of their annotation files does.
+    when any of their annotation files does. A SplitDatasets whose training split does not flip
+    (Liu & Lu's authors train without flips) gets another fingerprint: the same files, other samples.
     """
     if not sources:
         raise ValueError("data_fingerprint needs at least one dataset")
@@ -62,6 +63,8 @@ def data_fingerprint(*sources: Any) -> str:
     for index, source in enumerate(sources):
         for name, path in annotation_files(source):
             digest.update(f"{index}\t{name}\t{_file_digest(path)}\n".encode())
+        if getattr(getattr(source, "train", None), "flip", True) is False:
+            digest.update(f"{index}\ttraining split not flipped\n".encode())
     return digest.hexdigest()
 
 

@@ -1,6 +1,6 @@
 """The train / val / test datasets of each benchmark format, as every notebook and the CLI load them.
 
-Training flips (left/right-aware); validation and test never transform randomly.
+Training flips (left/right-aware) unless flip_train=False; validation and test never transform randomly.
 """
 from __future__ import annotations
 
@@ -31,16 +31,19 @@ class SplitDatasets:
         check_images(self.train, self.val, self.test)
 
 
-def _split_datasets(annotations: Any, dataset: Callable[[str, bool], Any]) -> SplitDatasets:
-    """dataset(split, flip) for each split; only the training split flips."""
-    return SplitDatasets(annotations, *(dataset(split, split == "train") for split in SPLITS))
+def _split_datasets(annotations: Any, dataset: Callable[[str, bool], Any], flip_train: bool = True) -> SplitDatasets:
+    """dataset(split, flip) for each split; only the training split flips, and only when flip_train."""
+    return SplitDatasets(annotations, *(dataset(split, flip_train and split == "train") for split in SPLITS))
 
 
-def load_deepfashion_c(root, input_size: int, cache_images: bool = True) -> SplitDatasets:
-    """Read a DeepFashion-C tree (real or SynthFashion) and build the three split datasets."""
+def load_deepfashion_c(root, input_size: int, cache_images: bool = True, flip_train: bool = True) -> SplitDatasets:
+    """Read a DeepFashion-C tree (real or SynthFashion) and build the three split datasets.
+
+    flip_train=False: the training split does not flip either (Liu & Lu's code trains without flips).
+    """
     annotations = read_category_attribute(root)
     return _split_datasets(annotations, lambda split, flip: CategoryAttributeDataset(
-        annotations, split, input_size, flip=flip, cache_images=cache_images))
+        annotations, split, input_size, flip=flip, cache_images=cache_images), flip_train)
 
 
 def load_fld(root, input_size: int, cache_images: bool = True) -> SplitDatasets:

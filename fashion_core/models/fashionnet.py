@@ -18,11 +18,16 @@ boxes are detached, roi_align has no gradient w.r.t. them), so evaluation cannot
 annotated landmarks (a complaint about public FashionNet re-implementations).
 
 Losses (compute_loss): landmark regression = squared error of the normalised coordinates
-(x / input_size, y / input_size) summed over x, y and averaged over *present* landmarks
-(visibility code 0 or 1); visibility = binary cross-entropy (= 2-way softmax) with target
-"visible" = the batch's `visible` flag (DeepFashion code 0, FashionAI code 1; code 0 when the
-batch has none), over all slots (an absent slot is "not visible"); category = softmax CE
-(category -1 ignored); attributes = sigmoid BCE averaged over N x K; triplet on the embedding.
+(x / input_size, y / input_size) summed over x, y and averaged over *visible* landmarks, the
+batch's `visible` flag (DeepFashion code 0, FashionAI code 1; visibility code 0 when the batch
+has none). The DeepFashion paper multiplies each landmark's regression error by its visibility
+label (its landmark loss; the blog summary in ../shared/papers leaves the formula out), and an
+occluded landmark's position is a guess through the garment, so occluded (DeepFashion code 1,
+FashionAI code 0), truncated and absent landmarks take no part; Liu & Lu's heatmap loss uses
+the same rule, and the NE metric counts the same landmarks. visibility = binary cross-entropy
+(= 2-way softmax) with target `visible`, over all slots (an occluded or absent slot is "not
+visible"); category = softmax CE (category -1 ignored); attributes = sigmoid BCE averaged over
+N x K; triplet on the embedding.
 
 Triplet loss: the paper's triplets are clothes *pairs* (the same item in consumer/shop photos).
 DeepFashion-C and SynthFashion have no item identities, so the triplets here are mined in the
@@ -60,9 +65,9 @@ DEFAULT_STAGE2_WEIGHTS: dict[str, float] = {"landmark": 1.0, "visibility": 0.1, 
                                             "attribute": 1.0, "triplet": 1.0}
 
 
-def _present(visibility: torch.Tensor) -> torch.Tensor:
-    """Landmarks with a usable position: code 0 (visible) or 1 (occluded)."""
-    return (visibility == 0) | (visibility == 1)
+def _visible(batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """(N, L) bool: the dataset's own `visible` flag (DeepFashion code 0, FashionAI code 1), else code 0."""
+    return batch["visible"].bool() if "visible" in batch else batch["visibility"] == 0
 
 
 def _category_loss(logits: torch.Tensor, category: torch.Tensor) -> torch.Tensor:
@@ -224,12 +229,10 @@ class FashionNet(nn.Module):
     def compute_loss(self, outputs: Mapping[str, torch.Tensor], batch: Mapping[str, torch.Tensor],
                      epoch: int) -> dict[str, torch.Tensor]:
         """{'loss': weighted sum, and the unweighted components landmark, visibility, category, attribute, triplet}."""
-        codes = batch["visibility"]
-        present = _present(codes).to(outputs["landmarks"].dtype)
+        visible = _visible(batch)
+        weight = visible.to(outputs["landmarks"].dtype)
         error = ((outputs["landmarks"] - batch["landmarks"]) / self.input_size).square().sum(dim=-1)
-        landmark = (error * present).sum() / present.sum().clamp(min=1)
-        # The dataset's own "visible" flag: DeepFashion code 0, FashionAI code 1.
-        visible = batch["visible"] if "visible" in batch else codes == 0
+        landmark = (error * weight).sum() / weight.sum().clamp(min=1)
         visibility = F.binary_cross_entropy_with_logits(outputs["visibility_logits"],
                                                         visible.to(outputs["visibility_logits"].dtype))
         if self.landmarks_only:

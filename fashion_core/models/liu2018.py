@@ -5,8 +5,8 @@ with ``width``; at width 1.0 on the "vgg16" backbone they are the paper's):
 
     image -> VGG16 up to conv4_3 (C4 x S/8 x S/8; 512 x 28 x 28 at 224)
     landmark branch: 1x1 conv to 64 -> 3x3 convs (64, 64, 128) -> three stride-2 transposed
-        convs (kernel 4, stride 2, padding 1; 128 -> 64 -> 32 -> 16, each followed by a 3x3 conv)
-        up to S x S -> 1x1 conv to 8 heatmaps, no sigmoid.
+        convs (kernel 4, stride 2, padding 1; 128 -> 64 -> 32 -> 16), the first two followed by
+        two 3x3 convs each, the third by one, up to S x S -> 1x1 conv to 8 heatmaps, no sigmoid.
         upsample=False (the low-resolution design the paper argues against): the same 1x1 + 3x3
         convs, two more 3x3 convs at S/8, and the 1x1 conv -> 8 heatmaps at S/8 (stride 8).
     attention ("landmark"): M = max over the 8 heatmaps, bilinearly resized to S/8;
@@ -27,14 +27,21 @@ over (z_neg, z_pos) is sigmoid(z_pos - z_neg), so the two parametrisations are t
 The loss is normalised like PyTorch's weighted CrossEntropyLoss(mean): sum(w * bce) / sum(w).
 ``attribute_logits`` is that logit (z_pos - z_neg), a ranking score per attribute.
 
-Losses: landmark = squared error between predicted heatmaps and targets, masked to present
-landmarks (visibility code 0 or 1), averaged over all N x 8 x h x w elements (as the authors'
-code does), weight 10; category softmax CE, weight 1; attributes as above, weight 20. Heatmap
-targets are drawn inside compute_loss from batch["landmarks"] (render_heatmaps-compatible:
-kernel exp(-0.5 d / R), d the plain Euclidean distance in heatmap cells, R = heatmap_radius x
-input_size / 224 px, divided by 8 at stride 8; an all-zero map when the landmark is not present
-or outside the image), so the dataset need not know the model's stride. No gradient is
-detached: the classification losses also train the landmark branch through M.
+Losses: landmark = squared error between predicted heatmaps and targets, masked to the maps of
+*visible* landmarks that lie inside the crop, averaged over all N x 8 x h x w elements (as the
+authors' code does), weight 10; category softmax CE, weight 1; attributes as above, weight 20.
+"Visible" is the batch's ``visible`` flag (DeepFashion code 0; code 0 of ``visibility`` when the
+batch has no flag): an occluded landmark (code 1) has an annotated but guessed position, and the
+authors' code leaves its map out of the loss, like the NE protocol leaves it out of the metric;
+FashionNet's landmark loss uses the same rule. A visible landmark outside the crop has no
+position a map can show, and the authors' code drops it too. Heatmap targets are drawn inside
+compute_loss from batch["landmarks"] for every *present* landmark (code 0 or 1;
+render_heatmaps-compatible: kernel exp(-0.5 d / R), d the plain Euclidean distance in heatmap
+cells, R = heatmap_radius x input_size / 224 px, divided by 8 at stride 8; an all-zero map when
+the landmark is not present or outside the image), so the dataset need not know the model's
+stride and heatmap_targets matches the datasets' rendered heatmaps; the mask alone decides
+which maps are trained. No gradient is detached: the classification losses also train the
+landmark branch through M.
 
 Landmarks are decoded from the heatmaps by fashion_core.models.heatmaps.decode_heatmaps (argmax
 + quarter-cell shift toward the larger neighbour), the same decoder at both resolutions.
@@ -70,9 +77,10 @@ ATTENTION_MODES = ("landmark", "none", "conv_only")
 class LandmarkBranch(nn.Module):
     """conv4_3 -> 8 heatmaps at stride 1 (upsample=True, three x2 transposed convs) or stride 8.
 
-    Convs are He-initialised (PyTorch's default init shrinks the signal ~3x per layer, and the
-    narrow from-scratch branch of vgg_mini then predicts flat maps). ``min_channels`` bounds the
-    width-scaled channel counts from below.
+    With upsample=True the first two transposed convs are followed by two 3x3 convs each and the
+    third by one (the authors' layout), then the 1x1 head. Convs are He-initialised (PyTorch's
+    default init shrinks the signal ~3x per layer, and the narrow from-scratch branch of vgg_mini
+    then predicts flat maps). ``min_channels`` bounds the width-scaled channel counts from below.
     """
 
     def __init__(self, in_channels: int, width: float = 1.0, upsample: bool = True,
@@ -87,9 +95,11 @@ class LandmarkBranch(nn.Module):
         layers = conv(in_channels, c, 1) + conv(c, c) + conv(c, c) + conv(c, 2 * c)
         channels = 2 * c
         if upsample:
-            for out in (c, scaled(32, width, min_channels), scaled(16, width, min_channels)):
+            stages = ((c, 2), (scaled(32, width, min_channels), 2), (scaled(16, width, min_channels), 1))
+            for out, convs in stages:
                 layers += [nn.ConvTranspose2d(channels, out, kernel_size=4, stride=2, padding=1), nn.ReLU(inplace=True)]
-                layers += conv(out, out)
+                for _ in range(convs):
+                    layers += conv(out, out)
                 channels = out
         else:
             layers += conv(channels, c) + conv(c, c)
@@ -243,14 +253,23 @@ class LiuLu2018(nn.Module):
         return heatmap_targets(batch["landmarks"], present, self.input_size, self.heatmap_stride,
                                self.heatmap_radius_cells, kernel="liu_lu")
 
+    def landmark_loss_mask(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """(N, 8) bool: the landmarks whose maps enter the loss, visible ones inside the crop.
+
+        Visible = batch['visible'] (DeepFashion code 0), or visibility code 0 when the batch has no
+        flag; occluded (code 1), truncated and absent landmarks are left out.
+        """
+        visible = batch["visible"].bool() if "visible" in batch else batch["visibility"] == 0
+        x, y = batch["landmarks"][..., 0], batch["landmarks"][..., 1]
+        return visible & (x >= 0) & (x < self.input_size) & (y >= 0) & (y < self.input_size)
+
     def compute_loss(self, outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor],
                      epoch: int) -> dict[str, torch.Tensor]:
         """{'loss': 10 landmark + 1 category + 20 attribute (by default), and the unweighted components}."""
         heatmaps = outputs["heatmaps"]
-        codes = batch["visibility"]
-        present = ((codes == 0) | (codes == 1)).to(heatmaps.dtype)[..., None, None]
+        mask = self.landmark_loss_mask(batch).to(heatmaps.dtype)[..., None, None]
         target = self.heatmap_targets(batch).to(heatmaps.dtype)
-        landmark = ((heatmaps - target) * present).square().mean()
+        landmark = ((heatmaps - target) * mask).square().mean()
         if self.landmarks_only:
             return {"loss": self.landmark_weight * landmark, "landmark": landmark}
 

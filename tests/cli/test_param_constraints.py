@@ -208,6 +208,7 @@ def test_names_written_out_in_params_match_their_sources():
     assert params.FEATURE_STRIDES == m2fashion.FEATURE_STRIDES
     assert params.SIMILARITIES == m2fashion.SIMILARITIES
     assert params.GALLERY_CONDITIONS == m2fashion.GALLERY_CONDITIONS
+    assert params.TRIPLET_RULES == m2fashion.TRIPLET_RULES
     assert params.BENCHMARKS == tuple(BENCHMARK_SUFFIXES)
 
 

@@ -1,4 +1,5 @@
-"""FashionNet and Liu & Lu 2018: output contract, overfitting, no ground truth in forward, heatmap decoding, weights."""
+"""FashionNet and Liu & Lu 2018: output contract, overfitting, no ground truth in forward, heatmap decoding, weights,
+the landmark-loss mask (visible landmarks only), Liu & Lu's branch layout and the paper profile's training flips."""
 from __future__ import annotations
 
 import urllib.error
@@ -8,12 +9,15 @@ import pytest
 import torch
 from torch.utils.data import default_collate
 
+from fashion_core.data import splits
 from fashion_core.data.datasets import CategoryAttributeDataset, HeatmapSpec, render_heatmaps
 from fashion_core.data.deepfashion import read_category_attribute
 from fashion_core.data.synthfashion.writer import generate
 from fashion_core.models import build_model, decode_heatmaps, heatmap_targets, loss_fn, MODEL_NAMES
 from fashion_core.models.inference import unwrap
 from fashion_core.models.vgg import VGG16_WEIGHTS_FILE, vgg16_trunk
+from fashion_core.params import resolved_parameters
+from fashion_core.paths import notebooks_dir
 
 TINY = {"backbone": "vgg_mini", "width": 0.0625, "input_size": 32}
 DEFAULT = {"backbone": "vgg_mini", "width": 0.125, "input_size": 64}
@@ -30,12 +34,18 @@ def _seed():
 
 
 @pytest.fixture(scope="module")
-def synth_batch(tmp_path_factory):
-    """8 SynthFashion training images at 64 px, collated into one batch."""
+def synth_root(tmp_path_factory):
+    """A SynthFashion DeepFashion-C tree: 8 training images (96 px), 2 validation, 2 test."""
     root = tmp_path_factory.mktemp("synth_models") / "synthfashion"
     generate(root, n_train=8, n_val=2, n_test=2, size=96, seed=5, formats=("deepfashion_c",), workers=1,
              progress=False)
-    annotations = read_category_attribute(root / "deepfashion_c")
+    return root / "deepfashion_c"
+
+
+@pytest.fixture(scope="module")
+def synth_batch(synth_root):
+    """The 8 SynthFashion training images at 64 px, collated into one batch."""
+    annotations = read_category_attribute(synth_root)
     dataset = CategoryAttributeDataset(annotations, "train", DEFAULT["input_size"])
     batch = default_collate([dataset[i] for i in range(len(dataset))])
     return batch, len(annotations.category_names), annotations.attributes.shape[1]
@@ -291,3 +301,113 @@ def test_fashionnet_loss_schedule():
     assert set(losses) == {"loss", "landmark", "visibility", "category", "attribute", "triplet"}
     expected = sum(second[name] * losses[name] for name in second)
     torch.testing.assert_close(losses["loss"], expected)
+
+
+# Codes per slot for the mask tests: visible, occluded, truncated, absent, visible, occluded, visible, visible.
+MASK_CODES = torch.tensor([[0, 1, 2, -1, 0, 1, 0, 0], [1, 0, 0, 1, 2, 0, 1, 0]])
+
+
+def _mask_batch(size: int, visible_flag: bool) -> dict[str, torch.Tensor]:
+    batch = _fake_batch(2, size, 5, 7)
+    batch["landmarks"] = torch.rand(2, 8, 2, generator=torch.Generator().manual_seed(2)) * (size - 8) + 4
+    batch["visibility"] = MASK_CODES.clone()
+    if visible_flag:
+        batch["visible"] = MASK_CODES == 0
+    return batch
+
+
+def _moved(batch: dict[str, torch.Tensor], image: int, slot: int, shift: float = 9.0) -> dict[str, torch.Tensor]:
+    """The batch with one ground-truth landmark moved by `shift` px in x and y (inside the crop)."""
+    landmarks = batch["landmarks"].clone()
+    landmarks[image, slot] = (landmarks[image, slot] + shift) % (batch["image"].shape[-1] - 1)
+    return dict(batch, landmarks=landmarks)
+
+
+@pytest.mark.parametrize("visible_flag", [True, False], ids=["visible-flag", "codes-only"])
+@pytest.mark.parametrize("name", ["fashionnet", "liu2018"])
+def test_occluded_landmarks_do_not_enter_the_landmark_loss(name, visible_flag):
+    """A wrong prediction for an occluded landmark (code 1) costs nothing; for a visible one (code 0) it does."""
+    model = build_model(name, num_categories=5, num_attributes=7, **TINY).eval()
+    batch = _mask_batch(32, visible_flag)
+    with torch.no_grad():
+        outputs = model(batch["image"])
+        if name == "liu2018":  # the branch starts at all-zero maps: give every map some structure
+            outputs["heatmaps"] = torch.rand_like(outputs["heatmaps"])
+        base = model.compute_loss(outputs, batch, 0)["landmark"]
+        for image, slot in ((0, 1), (0, 5), (1, 0), (1, 3), (0, 2)):  # occluded, occluded, occluded, ...
+            assert MASK_CODES[image, slot] != 0
+            assert model.compute_loss(outputs, _moved(batch, image, slot), 0)["landmark"] == base, (image, slot)
+        for image, slot in ((0, 0), (1, 1)):  # visible
+            assert model.compute_loss(outputs, _moved(batch, image, slot), 0)["landmark"] != base, (image, slot)
+        # The same occluded landmark marked visible enters the loss.
+        shown = dict(batch, visibility=torch.where(MASK_CODES == 1, 0, MASK_CODES))
+        if visible_flag:
+            shown["visible"] = shown["visibility"] == 0
+        assert model.compute_loss(outputs, _moved(shown, 0, 1), 0)["landmark"] != \
+            model.compute_loss(outputs, shown, 0)["landmark"]
+
+
+def test_fashionnet_landmark_loss_follows_the_visible_flag_of_fashionai():
+    """FashionAI codes 1 visible, 0 occluded: the `visible` flag, not the raw code, decides."""
+    model = build_model("fashionnet", num_categories=5, num_attributes=0, num_landmarks=24, **TINY).eval()
+    codes = torch.tensor([[1, 0, -1] * 8])
+    batch = {"image": torch.randn(1, 3, 32, 32), "landmarks": torch.full((1, 24, 2), 16.0), "visibility": codes,
+             "visible": codes == 1, "category": torch.tensor([0]), "attributes": torch.zeros(1, 0)}
+    with torch.no_grad():
+        outputs = model(batch["image"])
+        base = model.compute_loss(outputs, batch, 0)["landmark"]
+        assert model.compute_loss(outputs, _moved(batch, 0, 1), 0)["landmark"] == base  # FashionAI occluded
+        assert model.compute_loss(outputs, _moved(batch, 0, 0), 0)["landmark"] != base  # FashionAI visible
+
+
+def test_liu2018_mask_keeps_targets_of_occluded_and_drops_visible_outside_the_crop():
+    model = build_model("liu2018", num_categories=5, num_attributes=7, **TINY)
+    batch = _mask_batch(32, visible_flag=True)
+    targets = model.heatmap_targets(batch)
+    present = (MASK_CODES == 0) | (MASK_CODES == 1)
+    assert (targets.amax(dim=(-2, -1)) > 0).equal(present)  # targets still drawn for occluded landmarks
+    assert model.landmark_loss_mask(batch).equal(MASK_CODES == 0)
+    outside = dict(batch, landmarks=batch["landmarks"].clone())
+    outside["landmarks"][0, 0] = torch.tensor([-3.0, 10.0])
+    outside["landmarks"][1, 1] = torch.tensor([10.0, 32.0])
+    expected = MASK_CODES == 0
+    expected[0, 0] = expected[1, 1] = False
+    assert model.landmark_loss_mask(outside).equal(expected)
+
+
+def _branch_layout(branch: torch.nn.Module) -> list[str]:
+    """'T' per transposed conv, 'k1' / 'k3' per conv of that kernel size, in order."""
+    layout = []
+    for module in branch.body:
+        if isinstance(module, torch.nn.ConvTranspose2d):
+            layout.append("T")
+        elif isinstance(module, torch.nn.Conv2d):
+            layout.append(f"k{module.kernel_size[0]}")
+    return layout
+
+
+@pytest.mark.parametrize("size", [TINY, {"backbone": "vgg16", "width": 1.0, "input_size": 224}], ids=["tiny", "paper"])
+def test_liu2018_branch_has_two_3x3_convs_after_the_first_two_transposed_convs(size):
+    model = build_model("liu2018", num_categories=5, num_attributes=7, landmarks_only=True, attention="none", **size)
+    assert _branch_layout(model.landmark_branch) == ["k1", "k3", "k3", "k3", "T", "k3", "k3", "T", "k3", "k3", "T",
+                                                     "k3"]
+    assert model.landmark_branch.head.kernel_size == (1, 1) and model.landmark_branch.head.out_channels == 8
+    if size["input_size"] == 224:  # the authors' channels: 128 -> 64 (64, 64) -> 32 (32, 32) -> 16 (16) -> 8
+        convs = (torch.nn.Conv2d, torch.nn.ConvTranspose2d)
+        widths = [m.out_channels for m in model.landmark_branch.body if isinstance(m, convs)]
+        assert widths == [64, 64, 64, 128, 64, 64, 64, 32, 32, 32, 16, 16]
+    low = build_model("liu2018", num_categories=5, num_attributes=7, upsample=False, **TINY)
+    assert _branch_layout(low.landmark_branch) == ["k1", "k3", "k3", "k3", "k3", "k3"]
+
+
+def test_paper_profile_trains_without_flips(synth_root):
+    for notebook in ("liu2018_train", "fashionnet_train"):
+        path = notebooks_dir() / f"{notebook}.ipynb"
+        assert resolved_parameters("paper", path)["train_flips"] is False, notebook
+        assert resolved_parameters("default", path)["train_flips"] is True, notebook
+        assert "flip_train=train_flips" in path.read_text(), notebook  # the parameter reaches the datasets
+    flipping = splits.load_deepfashion_c(synth_root, 32, cache_images=False)
+    fixed = splits.load_deepfashion_c(synth_root, 32, cache_images=False, flip_train=False)
+    assert (flipping.train.flip, flipping.val.flip, flipping.test.flip) == (True, False, False)
+    assert (fixed.train.flip, fixed.val.flip, fixed.test.flip) == (False, False, False)
+    assert not any(fixed.train.flips(item) for item in range(len(fixed.train)))
