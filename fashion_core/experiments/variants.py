@@ -27,6 +27,9 @@ class Variant:
     model_kwargs: dict = field(default_factory=dict)
 
 
+# In the names of DAFE's rows that Chen et al.'s Tables 1-2 do not print (its ablations and extra comparisons).
+WORKBOOK_OWN_ROW = "workbook's own row, not in the paper"
+
 VARIANTS: dict[str, dict[str, Variant]] = {
     "fashionnet": {
         "full": Variant("fashionnet", "FashionNet", "fashionnet"),
@@ -45,17 +48,23 @@ VARIANTS: dict[str, dict[str, Variant]] = {
     },
     # DAFE's rows are trained on DeepFashion-C and on FLD (see for_benchmark). The FashionNet and
     # Liu & Lu rows are their landmark parts, trained on the landmark loss alone like DAFE.
+    # Chen et al.'s Tables 1-2 print DAFE ("Ours") and FashionNet (beside DFA, DLAN, AFGN, which the
+    # workbook does not train) and no ablation; the names of the other rows say WORKBOOK_OWN_ROW.
     "dafe": {
         "full": Variant("dafe", "DAFE", "dafe", {"sau": True, "cas": True}),
-        "no_sau": Variant("dafe_no_sau", "DAFE without SAU", "dafe", {"sau": False, "cas": True}),
-        "no_cas": Variant("dafe_no_cas", "DAFE without CAS", "dafe", {"sau": True, "cas": False}),
-        "fpn": Variant("dafe_fpn", "plain FPN decoder", "dafe", {"sau": False, "cas": False}),
+        "no_sau": Variant("dafe_no_sau", f"DAFE without SAU ({WORKBOOK_OWN_ROW})", "dafe",
+                          {"sau": False, "cas": True}),
+        "no_cas": Variant("dafe_no_cas", f"DAFE without CAS ({WORKBOOK_OWN_ROW})", "dafe",
+                          {"sau": True, "cas": False}),
+        "fpn": Variant("dafe_fpn", f"plain FPN decoder ({WORKBOOK_OWN_ROW})", "dafe",
+                       {"sau": False, "cas": False}),
         "fashionnet": Variant("dafe_fashionnet", "FashionNet (pose branch)", "fashionnet", {"landmarks_only": True}),
-        "liu2018": Variant("dafe_liu2018", "Liu & Lu (landmark branch)", "liu2018",
-                           {"landmarks_only": True, "attention": "none", "upsample": True}),
+        "liu2018": Variant("dafe_liu2018", f"Liu & Lu (landmark branch; {WORKBOOK_OWN_ROW})",
+                           "liu2018", {"landmarks_only": True, "attention": "none", "upsample": True}),
         # Hu et al.'s pose machine with 8 belief maps (+ background) instead of FashionAI's 24, so the
         # report's leaderboard ranks all four landmark models on the same crops and protocol.
-        "fpm": Variant("dafe_fpm", "FPM (8 landmarks)", "fpm", {"num_keypoints": 8}),
+        "fpm": Variant("dafe_fpm", f"FPM (8 landmarks; {WORKBOOK_OWN_ROW})", "fpm",
+                       {"num_keypoints": 8}),
     },
     "m2fashion": {
         "full": Variant("m2fashion", "M2Fashion", "m2fashion"),

@@ -12,8 +12,10 @@ from typing import Any, Sequence
 import pandas as pd
 
 from fashion_core.data.vocab import LANDMARK_KEYS, LANDMARK_TABLE_NAMES
+from fashion_core.experiments.variants import BENCHMARK_SUFFIXES, VARIANTS, WORKBOOK_OWN_ROW
 from fashion_core.reporting.artifacts import MISSING, format_mean_sd
-from fashion_core.reporting.reference import ATTRIBUTE_GROUPS, FASHIONAI_GROUP_KEYS, reference_rows
+from fashion_core.reporting.reference import (ATTRIBUTE_GROUPS, DAFE_SEC4_DEEPFASHION2, DEEPFASHION2_NOTE,
+                                              FASHIONAI_GROUP_KEYS, LIU_LU_README, reference_rows)
 
 LANDMARK_ROW_NAMES = (*LANDMARK_TABLE_NAMES, "Avg")
 NE_METRICS = tuple(f"ne_{key}" for key in LANDMARK_KEYS) + ("ne_avg",)
@@ -97,3 +99,69 @@ def per_stage_frame(row: dict[str, Any], prefix: str = "ne_stage") -> pd.DataFra
         records.append({"stage": stage, "mean": row["mean"][key], "sd": row["std"][key],
                         **{f"seed {seed}": value for seed, value in zip(row["seeds"], values)}})
     return pd.DataFrame(records).set_index("stage")
+
+
+# ---- DAFE (Chen et al. 2019), Tables 1-2 ----------------------------------------------------------------------------
+# Each benchmark's paper columns: Chen et al.'s rows ("Ours" is DAFE), then on DeepFashion-C the Liu & Lu README row.
+DAFE_PAPER_COLUMNS = {"DeepFashion-C": ("FashionNet", "DFA", "DLAN", "AFGN", "DAFE", "Liu & Lu 2018"),
+                      "FLD": ("FashionNet", "DFA", "DLAN", "AFGN", "DAFE")}
+
+
+def dafe_row_name(key: str, recorded: str) -> str:
+    """The printed name of a DAFE metrics row: VARIANTS["dafe"]'s name for its key (benchmark suffix dropped).
+
+    The name comes from VARIANTS rather than the metrics file, so every header of a row the paper
+    does not print carries WORKBOOK_OWN_ROW whenever the metrics were written; a key VARIANTS
+    does not know keeps its recorded name.
+    """
+    for suffix in BENCHMARK_SUFFIXES.values():
+        if key.endswith(f"_{suffix}"):
+            key = key[: -len(suffix) - 1]
+            break
+    by_key = {variant.key: variant.name for variant in VARIANTS["dafe"].values()}
+    return by_key.get(key, recorded)
+
+
+def dafe_paper_header(method: str, dataset: str) -> str:
+    """paper_header, except the Liu & Lu column, whose NE numbers are from its README, not from Chen et al."""
+    sources = {row.source for row in reference_rows(method=method, dataset=dataset, metric_prefix="ne_")}
+    if sources == {LIU_LU_README}:
+        return f"{method} [Liu & Lu README · {dataset} · not in the DAFE paper]"
+    return paper_header(method, dataset)
+
+
+def dafe_reproduced_columns(dafe: dict[str, Any], benchmark: str) -> list[dict[str, Any]]:
+    """A dafe metrics file's trained rows on `benchmark`, then its mean-shape baseline, each naming the data format."""
+    section, label = dafe["benchmarks"][benchmark], f"{dafe['dataset_label']}, {benchmark} format"
+    entries = [{**reproduced_entry(dafe_row_name(key, dafe["rows"][key]["name"]), dafe["rows"][key], dafe),
+                "dataset_label": label} for key in section["rows"]]
+    baseline = baseline_entry("mean shape", section["baselines"]["mean_shape"], dafe)
+    return entries + [{**baseline, "dataset_label": label}]
+
+
+def dafe_ne_table(dafe: dict[str, Any], benchmark: str) -> pd.DataFrame:
+    """DAFE Table 1 (DeepFashion-C) or 2 (FLD): paper NE columns beside the reproduced rows of a dafe metrics file."""
+    table = comparison_table(NE_METRICS, LANDMARK_ROW_NAMES, benchmark, DAFE_PAPER_COLUMNS[benchmark],
+                             dafe_reproduced_columns(dafe, benchmark))
+    return table.rename(columns={paper_header(method, benchmark): dafe_paper_header(method, benchmark)
+                                 for method in DAFE_PAPER_COLUMNS[benchmark]})
+
+
+def dafe_deepfashion2_frame() -> pd.DataFrame:
+    """The paper's DeepFashion2 landmark AP (Sec. 4 text), with the note that the workbook does not run DeepFashion2."""
+    (row,) = [row for row in reference_rows(method="DAFE", dataset="DeepFashion2")
+              if row.source == DAFE_SEC4_DEEPFASHION2]
+    return pd.DataFrame([{"column": paper_header("DAFE", "DeepFashion2"),
+                          "landmark AP": f"{row.metrics['ap_landmarks']:.1%}", "source": row.source,
+                          "note": DEEPFASHION2_NOTE}])
+
+
+def dafe_sources_table() -> pd.DataFrame:
+    """Which table each DAFE paper column was transcribed from, under the headers dafe_ne_table prints."""
+    frames = []
+    for benchmark, methods in DAFE_PAPER_COLUMNS.items():
+        frame = sources_table(methods, benchmark, "ne_")
+        frame["column"] = [dafe_paper_header(method, benchmark) for method in methods
+                           for _ in reference_rows(method=method, dataset=benchmark, metric_prefix="ne_")]
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True).drop_duplicates()

@@ -91,7 +91,9 @@ def draw_cas(ax, prediction: dict, modules: Sequence[int]) -> None:
     for position, (module, weights) in enumerate(series):
         channels = np.arange(len(weights)) + (position - (len(series) - 1) / 2) * width
         ax.bar(channels, weights, width=width, color=MODULE_COLORS[module], label=MODULE_LABELS[module])
-    ax.set_ylim(0.0, 1.0)
+    # Sigmoid weights lie in (0, 1); Eq. 4's un-squashed ones may leave it, and must stay visible.
+    values = np.concatenate([np.asarray(weights, dtype=float).ravel() for _, weights in series])
+    ax.set_ylim(min(0.0, float(values.min()) * 1.05), max(1.0, float(values.max()) * 1.05))
     ax.set_xlabel("decoder channel", fontsize=7)
     ax.set_ylabel("CAS weight U", fontsize=7)
     ax.tick_params(labelsize=6)

@@ -19,7 +19,9 @@ from fashion_core.data.deepfashion import read_fld
 from fashion_core.data.synthfashion.writer import generate
 from fashion_core.metrics.evaluation import collect_predictions, score
 from fashion_core.models import build_model, decode_heatmaps, loss_fn, MODEL_NAMES
-from fashion_core.models.dafe import DAFEModule
+from fashion_core.models.dafe import DAFEModule, argmax_decode
+from fashion_core.params import resolved_parameters
+from fashion_core.paths import notebooks_dir
 
 TINY = {"backbone": "resnet_mini", "width": 0.0625, "input_size": 32}
 DEFAULT = {"backbone": "resnet_mini", "width": 0.125, "input_size": 64}
@@ -128,6 +130,62 @@ def test_sau_and_cas_follow_the_paper_equations():
         out, attention = plain(x, skip)
         torch.testing.assert_close(out, plain.upsample(x) + plain.lateral(skip))
     assert attention == {}
+
+
+def test_eq4_cas_has_no_sigmoid():
+    """cas_activation="eq4": X~ * C2 ReLU(C1 GAP(X~)) exactly as Eq. 4 prints it, weights of either sign and above 1."""
+    x, skip = torch.randn(2, 16, 4, 4), torch.randn(2, 8, 8, 8)
+    module = DAFEModule(16, 8, sau=True, cas=True, cas_reduction=4, cas_activation="eq4").eval()
+    c1, c2 = module.channel[1], module.channel[3]
+    with torch.no_grad():
+        c1.weight.zero_(), c1.bias.fill_(1.0)  # every hidden unit 1, so U_c = 4 x C2's row c
+        c2.weight.copy_(torch.linspace(-3.0, 3.0, 16).reshape(16, 1, 1, 1).expand_as(c2.weight)), c2.bias.zero_()
+        out, attention = module(x, skip)
+        mask = F.interpolate(torch.sigmoid(module.spatial(x)), size=(8, 8), mode="bilinear", align_corners=False)
+        enhanced = module.upsample(x) + mask * module.lateral(skip)
+        weights = c2(F.relu(c1(enhanced.mean(dim=(2, 3), keepdim=True))))
+    assert not any(isinstance(layer, torch.nn.Sigmoid) for layer in module.modules())
+    torch.testing.assert_close(attention["cas_weights"], weights.flatten(1))
+    torch.testing.assert_close(out, enhanced * weights)
+    assert attention["cas_weights"].max() > 1 and attention["cas_weights"].min() < 0, "no sigmoid squashes U"
+    gated = DAFEModule(16, 8, cas_reduction=4, cas_activation="sigmoid")
+    gated.load_state_dict(module.state_dict())
+    with torch.no_grad():
+        _, gated_attention = gated.eval()(x, skip)
+    torch.testing.assert_close(gated_attention["cas_weights"], torch.sigmoid(weights.flatten(1)))
+    with pytest.raises(ValueError, match="cas_activation"):
+        build_model("dafe", **TINY, cas_activation="softmax")
+
+
+def test_argmax_decoding_takes_the_highest_cell():
+    """decoding="argmax" returns the centre of the highest cell; "quarter_cell" shifts it toward the larger neighbour."""
+    maps = torch.zeros(1, 8, 5, 6)
+    maps[0, :, 2, 3] = 1.0  # row 2, column 3: centre (3.5, 2.5) cells
+    maps[0, :, 2, 4] = 0.9  # a large right neighbour pulls the refined decoder to the right
+    maps[0, 1] = 0.0
+    maps[0, 1, 4, 0] = 5.0  # a corner peak
+    expected = torch.tensor([[3.5, 2.5]] * 8)
+    expected[1] = torch.tensor([0.5, 4.5])
+    torch.testing.assert_close(argmax_decode(maps, stride=4)[0], expected * 4)
+    torch.testing.assert_close(decode_heatmaps(maps, stride=4)[0, 0], torch.tensor([3.75, 2.5]) * 4)
+    model = build_model("dafe", **TINY, decoding="argmax").eval()
+    assert model.decoding == "argmax"
+    with torch.no_grad():
+        outputs = model(torch.randn(2, 3, 32, 32))
+    torch.testing.assert_close(outputs["landmarks"], argmax_decode(outputs["heatmaps"], model.heatmap_stride))
+    with pytest.raises(ValueError, match="decoding"):
+        build_model("dafe", **TINY, decoding="soft_argmax")
+
+
+def test_profiles_choose_cas_and_decoding():
+    """The paper profile resolves to Eq. 4 and argmax decoding; the default keeps the gated CAS and quarter-cell shift."""
+    notebook = notebooks_dir() / "dafe_train.ipynb"
+    paper, default = resolved_parameters("paper", notebook), resolved_parameters("default", notebook)
+    assert (paper["cas_activation"], paper["heatmap_decoding"]) == ("eq4", "argmax")
+    assert (default["cas_activation"], default["heatmap_decoding"]) == ("sigmoid", "quarter_cell")
+    model = build_model("dafe", **TINY, cas_activation=paper["cas_activation"], decoding=paper["heatmap_decoding"])
+    assert model.decoding == "argmax"
+    assert all(module.cas_activation == "eq4" for module in model.modules_top_down)
 
 
 def test_switches_change_the_architecture():
