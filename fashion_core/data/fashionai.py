@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import hashlib
 import math
 import os
@@ -531,6 +532,46 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"{', '.join(args.categories) if args.categories else 'all'}: {result['not_selected']} images of other "
           f"categories and {result['left_out']} beyond the sizes are in no split)")
     return 0
+
+
+def select_categories(annotations: FashionAIAnnotations, categories: Sequence[str]) -> FashionAIAnnotations:
+    """The rows of the given FashionAI categories, in file order (Hu et al. 2018 use blouse, trousers, dress)."""
+    unknown = sorted(set(categories) - set(FASHIONAI_CATEGORIES))
+    if unknown or not categories:
+        raise ValueError(f"categories: expected a non-empty list of {', '.join(FASHIONAI_CATEGORIES)}, "
+                         f"got {list(categories)!r}")
+    return _take(annotations, np.flatnonzero(np.isin(annotations.category, list(categories))))
+
+
+def keep_categories(data, categories: Sequence[str]):
+    """SplitDatasets (fashion_core.data.splits.load_fashionai) restricted to the given categories in every split.
+
+    Each split's dataset is rebuilt, as its own class, over select_categories of its annotations
+    with the same input size, flip, heatmaps, seed and caching; the data is returned as it is when
+    categories names all five. A split left empty raises (a FashionAIDataset needs one image).
+    The classes come from `data` itself, since splits and datasets import this module.
+    """
+    if set(categories) == set(FASHIONAI_CATEGORIES):
+        return data
+    annotations = {split: select_categories(split_annotations, categories)
+                   for split, split_annotations in data.annotations.items()}
+    rebuilt = {split: type(dataset)(annotations[split], dataset.input_size, flip=dataset.flip,
+                                    heatmaps=dataset.heatmaps, seed=dataset.seed, cache_images=dataset.cache_images)
+               for split, dataset in (("train", data.train), ("val", data.val), ("test", data.test))}
+    return dataclasses.replace(data, annotations=annotations, **rebuilt)
+
+
+def categories_fingerprint(fingerprint: str, categories: Sequence[str]) -> str:
+    """A data fingerprint (fashion_core.data.fingerprint) that also identifies a category selection.
+
+    select_categories keeps the annotation files, so their fingerprint alone would let a checkpoint
+    trained on all categories stand for one trained on fewer. All five categories leave the
+    fingerprint unchanged.
+    """
+    if set(categories) == set(FASHIONAI_CATEGORIES):
+        return fingerprint
+    chosen = ",".join(name for name in FASHIONAI_CATEGORIES if name in set(categories))
+    return hashlib.sha256(f"{fingerprint}\tcategories\t{chosen}\n".encode()).hexdigest()
 
 
 if __name__ == "__main__":

@@ -88,4 +88,5 @@ def fashionai_mean_shape_metrics(train_annotations, test_annotations) -> dict[st
                          / np.maximum(counts, 1)[:, None], 0.5)
         prediction[test_annotations.category == category] = means
     return {"mean_shape": fashionai_landmark_metrics(prediction * test_sizes[:, None, :], test_annotations.keypoints,
-                                                     test_annotations.visibility, test_annotations.category)}
+                                                     test_annotations.visibility, test_annotations.category,
+                                                     image_size=test_sizes)}

@@ -10,7 +10,9 @@ hits / positives summed over the whole split (micro).
 
 FashionAI (fashionai_score): the challenge NE, in original-image pixels: sum(d / s) / count over
 the keypoints with v == 1, s the true armpit (tops, dresses) or waistband (skirts, trousers)
-distance; per keypoint, per Hu et al. 2018 Table 1 group, and pooled ("ne_avg").
+distance; per keypoint, per Hu et al. 2018 Table 1 group, per category, and pooled ("ne_avg").
+Beside it, from the same predictions, the normalised-coordinates NE ("ne_coord_*": x / width,
+y / height, DeepFashion's). Images without a normaliser are skipped and counted.
 """
 from __future__ import annotations
 
@@ -21,8 +23,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from fashion_core.data.vocab import ATTRIBUTE_TYPE_NAMES, FASHIONAI_KEYPOINTS, LANDMARK_KEYS
+from fashion_core.data.vocab import ATTRIBUTE_TYPE_NAMES, LANDMARK_KEYS
 from fashion_core.metrics import functional
+from fashion_core.metrics.fashionai import fashionai_ne_metrics
 from fashion_core.models.inference import evaluating, model_device
 
 TOPK = (1, 3, 5)
@@ -153,21 +156,18 @@ def score(predictions: Predictions, attribute_types: np.ndarray | None = None) -
 
 # --------------------------------------------------------------------------- FashionAI
 def fashionai_landmark_metrics(landmarks: np.ndarray, keypoints_true: np.ndarray, visibility: np.ndarray,
-                               categories: np.ndarray) -> dict[str, float]:
-    """FashionAI NE (challenge definition) of (N,24,2) predictions in ORIGINAL image pixels.
+                               categories: np.ndarray, image_size: np.ndarray | None = None) -> dict[str, float]:
+    """FashionAI NE of (N,24,2) predictions in ORIGINAL image pixels, under both normalisers.
 
-    Keys: ne_<keypoint> (24, FASHIONAI_KEYPOINTS names), ne_<group> (the 13 keypoint groups of
-    Hu et al. 2018 Table 1, pooled over their keypoints), ne_avg (pooled over every counted
-    keypoint: the challenge score). Normaliser: the true armpit distance (blouse, outwear,
-    dress) or waistband distance (skirt, trousers); only v == 1 keypoints count.
+    Keys (fashion_core.metrics.fashionai.fashionai_ne_metrics): the challenge NE as ne_<keypoint>
+    (24, FASHIONAI_KEYPOINTS names), ne_<group> (the 13 keypoint groups of Hu et al. 2018 Table 1,
+    pooled over their keypoints), ne_avg (pooled over every counted keypoint: the challenge score)
+    and ne_category_<name>; normaliser the true armpit distance (blouse, outwear, dress) or
+    waistband distance (skirt, trousers); only v == 1 keypoints count. With image_size ((N,2)
+    original width, height), the normalised-coordinates NE as ne_coord_<group>, ne_coord_avg and
+    ne_coord_category_<name>. fashionai_skipped_images: images without a normaliser, left out.
     """
-    per_keypoint, overall = functional.fashionai_normalized_error_per_keypoint(landmarks, keypoints_true, visibility,
-                                                                           categories)
-    groups, _ = functional.fashionai_normalized_error_per_group(landmarks, keypoints_true, visibility, categories)
-    result = {f"ne_{name}": float(value) for name, value in zip(FASHIONAI_KEYPOINTS, per_keypoint)}
-    result.update({f"ne_{name}": value for name, value in groups.items()})
-    result["ne_avg"] = float(overall)
-    return result
+    return fashionai_ne_metrics(landmarks, keypoints_true, visibility, categories, image_size)
 
 
 def fashionai_score(predictions: Predictions, annotations) -> dict[str, float]:
@@ -176,8 +176,10 @@ def fashionai_score(predictions: Predictions, annotations) -> dict[str, float]:
     The model predicts in the S x S input (the whole image resized, aspect not kept), so each
     prediction is mapped back to original pixels with the dataset's per-image scale before the
     FashionAI NE, whose normaliser is a distance in the original image; the truth is the
-    annotation itself. Multi-stage models (stage_landmarks) also get ne_stage<t>, the overall NE
-    of stage t's prediction (t = 1..T); the last one equals ne_avg.
+    annotation itself. The normalised-coordinates NE divides by the original image size, which
+    the scale gives (input_size / scale). Multi-stage models (stage_landmarks) also get
+    ne_stage<t>, the overall challenge NE of stage t's prediction (t = 1..T); the last one equals
+    ne_avg.
     """
     if predictions.scale is None:
         raise ValueError("FashionAI scoring needs the dataset's per-image 'scale' (FashionAIDataset provides it)")
@@ -185,7 +187,8 @@ def fashionai_score(predictions: Predictions, annotations) -> dict[str, float]:
     to_original = 1.0 / predictions.scale.astype(np.float64)[:, None, :]
     truth, codes = annotations.keypoints[rows], annotations.visibility[rows]
     categories = annotations.category[rows]
-    result = fashionai_landmark_metrics(predictions.landmarks * to_original, truth, codes, categories)
+    image_size = predictions.input_size * to_original[:, 0, :]
+    result = fashionai_landmark_metrics(predictions.landmarks * to_original, truth, codes, categories, image_size)
     if predictions.stage_landmarks is not None:
         for stage in range(predictions.stage_landmarks.shape[1]):
             result[f"ne_stage{stage + 1}"] = functional.fashionai_normalized_error(

@@ -1,10 +1,13 @@
-"""The one metrics module: landmark NE, FashionAI NE, top-k accuracy, attribute recall@k, retrieval mAP.
+"""The array metrics: landmark NE, FashionAI NE, top-k accuracy, attribute recall@k, retrieval mAP.
 
 Every function accepts numpy arrays or torch tensors and returns plain floats or numpy arrays.
 Published numbers in this field move by several points depending on the protocol (see
 ../shared/papers/NOTES.md, "Metric protocols"), so each docstring states exactly what is
 counted, what goes in the denominator and how ties are broken. Fractions are returned in
 [0, 1], never percentages.
+
+The FashionAI NE under both normalisers (challenge and normalised coordinates), per group and
+per category, is assembled from the FashionAI functions here in fashion_core.metrics.fashionai.
 
 Tie rule shared by every ranking metric here: among equal scores the lower index ranks
 first, i.e. the order of a *stable* sort by descending score. It is deterministic and
@@ -214,17 +217,38 @@ def fashionai_normalized_error_per_keypoint(
     d = pixel distance between pred and gt; s = per-image normaliser, the ground-truth distance
     between keypoints 5 and 6 (armpit_left/right) for blouse, outwear and dress, and 15 and 16
     (waistband_left/right) for skirt and trousers. Only keypoints with visibility == 1 count
-    (0 occluded and -1 absent are skipped).
+    (0 occluded and -1 absent are skipped). An image without a normaliser (a normalising keypoint
+    absent, v == -1, or the two coinciding, s == 0) has no defined d / s: it is skipped, so one
+    such image does not stop scoring a test split; fashionai_normaliser says which images are.
 
     Returns:
-        (per_keypoint, overall): per_keypoint[j] = sum(d/s) / count over the images where
+        (per_keypoint, overall): per_keypoint[j] = sum(d/s) / count over the scored images where
         keypoint j has v == 1 (NaN where none); overall = sum(d/s) / count pooled over every
         counted keypoint (the challenge score; NaN if nothing counts). Note overall is not the
         mean of per_keypoint: keypoints that occur more often weigh more.
 
     Raises:
-        ValueError naming the image index when its normalising keypoints are absent (v == -1)
-        or coincide (s == 0), or its category is unknown.
+        ValueError on malformed shapes or codes, or naming the image index of an unknown category.
+    """
+    pred_array, gt_array, visibility_codes, categories = fashionai_arrays(pred, gt, visibility, category)
+    normaliser, scored = fashionai_normaliser(gt_array, visibility_codes, categories)
+    counted = (visibility_codes == 1) & scored[:, None]
+    offset = pred_array - gt_array
+    relative_error = np.sqrt(np.sum(offset * offset, axis=-1)) / normaliser[:, None]
+    error_sum = np.where(counted, relative_error, 0.0).sum(axis=0)
+    count = counted.sum(axis=0)
+    per_keypoint = _safe_ratio(error_sum, count)
+    total = int(count.sum())
+    overall = float(error_sum.sum() / total) if total else float("nan")
+    return per_keypoint, overall
+
+
+def fashionai_arrays(pred: Any, gt: Any, visibility: Any, category: Any
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(pred, gt, visibility codes, categories) as checked numpy arrays: (N,24,2), (N,24,2), (N,24), (N,).
+
+    Raises ValueError on a shape mismatch, a code outside {1, 0, -1}, or an unknown category
+    (naming the first such image).
     """
     pred_array = _float_array(pred, "pred")
     gt_array = _float_array(gt, "gt")
@@ -242,7 +266,6 @@ def fashionai_normalized_error_per_keypoint(
         raise ValueError(f"category: expected {num_images} entries, got shape {categories.shape}")
     if not np.isin(visibility_codes, (-1, 0, 1)).all():
         raise ValueError("visibility: FashionAI codes must be 1 (visible), 0 (occluded) or -1 (absent)")
-
     known = np.isin(categories, list(FASHIONAI_CATEGORIES))
     if not known.all():
         index = int(np.flatnonzero(~known)[0])
@@ -250,44 +273,32 @@ def fashionai_normalized_error_per_keypoint(
             f"image {index}: unknown FashionAI category {str(categories[index])!r}; "
             f"valid: {', '.join(FASHIONAI_CATEGORIES)}"
         )
+    return pred_array, gt_array, visibility_codes, categories
+
+
+def fashionai_normaliser(gt: np.ndarray, visibility: np.ndarray, categories: np.ndarray
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """(s, scored): each image's challenge normaliser and whether it has one, from checked arrays.
+
+    s is the true armpit (blouse, outwear, dress) or waistband (skirt, trousers) distance.
+    scored is False where a normalising keypoint is absent (v == -1; an occluded one, v == 0, is
+    annotated and serves) or the two coincide (s == 0); s is 1 there, so dividing stays finite,
+    and such an image must be left out of any sum.
+    """
     uses_waistband = np.isin(categories, [name for name, pair in FASHIONAI_CATEGORIES.items() if pair == _WAISTBAND])
     first = np.where(uses_waistband, _WAISTBAND[0], _ARMPITS[0])
     second = np.where(uses_waistband, _WAISTBAND[1], _ARMPITS[1])
-    rows = np.arange(num_images)
-
-    absent = (visibility_codes[rows, first] == -1) | (visibility_codes[rows, second] == -1)
-    if absent.any():
-        bad = np.flatnonzero(absent)
-        raise ValueError(
-            f"image {int(bad[0])} ({categories[bad[0]]}): normalising keypoints {int(first[bad[0]])} and "
-            f"{int(second[bad[0]])} must be annotated, one is absent (v == -1); {bad.size} image(s) affected, "
-            f"indices {bad[:10].tolist()}"
-        )
-    normaliser = np.linalg.norm(gt_array[rows, first] - gt_array[rows, second], axis=-1)
-    degenerate = ~(normaliser > 0)
-    if degenerate.any():
-        bad = np.flatnonzero(degenerate)
-        raise ValueError(
-            f"image {int(bad[0])} ({categories[bad[0]]}): normaliser distance between keypoints "
-            f"{int(first[bad[0]])} and {int(second[bad[0]])} is {normaliser[bad[0]]}; {bad.size} image(s) affected, "
-            f"indices {bad[:10].tolist()}"
-        )
-
-    counted = visibility_codes == 1
-    offset = pred_array - gt_array
-    relative_error = np.sqrt(np.sum(offset * offset, axis=-1)) / normaliser[:, None]
-    error_sum = np.where(counted, relative_error, 0.0).sum(axis=0)
-    count = counted.sum(axis=0)
-    per_keypoint = _safe_ratio(error_sum, count)
-    total = int(count.sum())
-    overall = float(error_sum.sum() / total) if total else float("nan")
-    return per_keypoint, overall
+    rows = np.arange(gt.shape[0])
+    present = (visibility[rows, first] != -1) & (visibility[rows, second] != -1)
+    distance = np.linalg.norm(gt[rows, first] - gt[rows, second], axis=-1)
+    scored = present & (distance > 0)
+    return np.where(scored, distance, 1.0), scored
 
 
 def fashionai_normalized_error(pred: Any, gt: Any, visibility: Any, category: Any) -> float:
     """FashionAI challenge NE: sum(d / s) / count over all keypoints with v == 1.
 
-    See :func:`fashionai_normalized_error_per_keypoint` for the normaliser and the errors raised.
+    See :func:`fashionai_normalized_error_per_keypoint` for the normaliser, the skipped images and the errors raised.
     """
     return fashionai_normalized_error_per_keypoint(pred, gt, visibility, category)[1]
 
@@ -319,10 +330,12 @@ def fashionai_normalized_error_per_group(
 
     A group's NE is sum(d / s) / count over every (image, keypoint) of the group with v == 1,
     i.e. its keypoints' per-keypoint values weighted by how often each is counted; NaN when none
-    is. Normaliser, counting rule and errors as in :func:`fashionai_normalized_error_per_keypoint`.
+    is. Normaliser, counting rule, skipped images and errors as in
+    :func:`fashionai_normalized_error_per_keypoint`.
     """
     per_keypoint, overall = fashionai_normalized_error_per_keypoint(pred, gt, visibility, category)
-    counts = (_to_numpy(visibility, "visibility") == 1).sum(axis=0)
+    _, gt_array, codes, categories = fashionai_arrays(pred, gt, visibility, category)
+    counts = ((codes == 1) & fashionai_normaliser(gt_array, codes, categories)[1][:, None]).sum(axis=0)
     result = {}
     for name, members in groups.items():
         members = list(members)

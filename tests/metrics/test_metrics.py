@@ -144,16 +144,23 @@ def test_fashionai_normalized_error():
     np.testing.assert_allclose(per_keypoint, expected)
 
 
-def test_fashionai_bad_normaliser_names_the_image():
+def test_fashionai_image_without_normaliser_is_skipped_not_an_error():
     pred, gt, visibility, category = fashionai_case()
     absent = visibility.copy()
-    absent[1, 15] = -1
-    with pytest.raises(ValueError, match=r"image 1 \(trousers\).*absent"):
-        fashionai_normalized_error(pred, gt, absent, category)
+    absent[1, 15] = -1  # image 1 (trousers) loses a waistband point: only image 0 is scored
+    # image 0 counts 0.5, 0, 0 -> 0.5 / 3
+    assert fashionai_normalized_error(pred, gt, absent, category) == pytest.approx(0.5 / 3)
+    per_keypoint, _ = fashionai_normalized_error_per_keypoint(pred, gt, absent, category)
+    assert per_keypoint[0] == pytest.approx(0.5) and np.isnan(per_keypoint[15])
     coincident = gt.copy()
-    coincident[0, 6] = coincident[0, 5]
-    with pytest.raises(ValueError, match=r"image 0 \(blouse\).*normaliser"):
-        fashionai_normalized_error(pred, coincident, visibility, category)
+    coincident[0, 6] = coincident[0, 5]  # s == 0 on image 0: only image 1 is scored, (0.2 + 0.1) / 2
+    assert fashionai_normalized_error(pred, coincident, visibility, category) == pytest.approx(0.15)
+    groups, overall = functional.fashionai_normalized_error_per_group(pred, coincident, visibility, category)
+    assert overall == pytest.approx(0.15) and groups["neck"] == pytest.approx(0.2) and np.isnan(groups["armpit"])
+
+
+def test_fashionai_bad_inputs_still_raise():
+    pred, gt, visibility, category = fashionai_case()
     with pytest.raises(ValueError, match="image 1: unknown FashionAI category 'jeans'"):
         fashionai_normalized_error(pred, gt, visibility, ["blouse", "jeans"])
     with pytest.raises(ValueError, match="codes"):
