@@ -25,10 +25,13 @@ Loss (Eq. 15, lambda = 1, gamma = 0.5): L = L_category + lambda L_attribute + ga
 - L_attribute (Eq. 12, label-mask training after C-Tran): BCE averaged over the *unknown* labels
   of the batch only; known labels are inputs and add nothing.
 - L_triplet: the hinge with margin m (0.2, ASEN's) on the similarity of Eq. 13. ``similarity=
-  "printed"`` is Eq. 13 as printed, sim(a, b) = a.b / (||a|| + ||b||); "cosine" is the usual
-  a.b / (||a|| ||b||). Eq. 14 as printed, max(0, sim(a,p) - sim(a,n) + m), rewards the negative
-  for being closer, which contradicts the sentence before it ("sim(Z^a, Z^p) > sim(Z^a, Z^n)");
-  the hinge here is max(0, sim(a,n) - sim(a,p) + m), the direction the text states.
+  "cosine"`` (the default) is a.b / (||a|| ||b||), what the text before Eq. 13 states ("The
+  similarity is defined as cosine similarity") and what retrieval ranks by; "printed" is Eq. 13 as
+  printed, sim(a, b) = a.b / (||a|| + ||b||), which is not scale-invariant: scaling the embeddings
+  up scales it up too, so the margin can be met by growing the norms instead of aligning the
+  directions retrieval compares. Eq. 14 as printed, max(0, sim(a,p) - sim(a,n) + m), rewards the
+  negative for being closer, which contradicts the sentence before it ("sim(Z^a, Z^p) >
+  sim(Z^a, Z^n)"); the hinge here is max(0, sim(a,n) - sim(a,p) + m), the direction the text states.
 
 Label masks (Sec. 3.3): per training sample |Y_u| is drawn uniformly from the integers in
 [ceil(0.25 K), K] and Y_u uniformly among the K labels; the rest are fed in as known states.
@@ -36,16 +39,19 @@ Label masks (Sec. 3.3): per training sample |Y_u| is drawn uniformly from the in
 (the test-time reveal of a fraction of the labels) of (seed, row) and nested across fractions, so
 every run and every fraction sees the same labels.
 
-Triplets (Sec. 3.4) are formed inside each batch by :func:`sample_triplets`: an anchor, an
-attribute type t on which the anchor has a value (see fashion_core.metrics.retrieval), a positive with the
-same value of type t and a negative with another one. The anchor is embedded under its condition,
-A = +1 on its type-t attributes, -1 on the other type-t attributes, 0 elsewhere; positive and
-negative with every label unknown (A = 0), exactly as Table 3's retrieval embeds queries and
-gallery (fashion_core.metrics.retrieval). States are facts about the image they are fed with (that is how
-label-mask training uses them), so a gallery image is never told the query's labels. The paper's
-looser rule (positive shares any attribute, negative none) is not used: on SynthFashion nearly
-every pair shares one (half the images are "solid"), and it does not match the condition-specific
-retrieval the triplets are meant to train.
+Triplets (Sec. 3.4) are formed inside each batch by :func:`sample_triplets`: an anchor and an
+attribute type t on which the anchor has a value (see fashion_core.metrics.retrieval), then a
+positive and a negative by ``triplet_rule``:
+- "shared_attribute", the paper's rule: the positive shares at least one positive attribute with
+  the anchor, the negative none (over all K attributes, whatever t is);
+- "same_value" (the default), a deviation from the paper: the positive has the anchor's value of
+  type t, the negative another value (or none). It matches the condition-specific relevance that
+  Table 3's retrieval scores, and it keeps negatives in the batch: where nearly every pair shares
+  some attribute (on SynthFashion half the images are "solid"), the paper's rule leaves few.
+The anchor is embedded under its condition, A = +1 on its type-t attributes, -1 on the other
+type-t attributes, 0 elsewhere. Positive and negative get the states retrieval gives the gallery
+(``gallery_condition``, below, and fashion_core.experiments.m2fashion.training_loss): the
+anchor's condition ("query") or every label unknown, A = 0 ("unknown").
 
 Retrieval embeddings (``gallery_condition``): Sec. 4.5 gives a query as "an image and two labels"
 and NOTES.md ranks gallery items by their *condition-specific* embeddings. "query" (the default)
@@ -73,12 +79,13 @@ from torch import nn
 from fashion_core.models.resnet import ResNetTrunk, build_resnet_trunk
 
 __all__ = ["M2Fashion", "build_m2fashion", "POOLINGS", "TASKS", "SIMILARITIES", "FEATURE_STRIDES", "GALLERY_CONDITIONS",
-           "SpatialAttention", "ChannelAttention", "global_pool", "similarity", "triplet_loss", "sample_triplets",
-           "label_mask", "revealed_labels", "min_unknown", "ConditionedTrunk"]
+           "TRIPLET_RULES", "SpatialAttention", "ChannelAttention", "global_pool", "similarity", "triplet_loss",
+           "triplet_candidates", "sample_triplets", "label_mask", "revealed_labels", "min_unknown", "ConditionedTrunk"]
 
 POOLINGS = ("gmp", "gap")
 TASKS = ("joint", "category", "attribute")
 SIMILARITIES = ("printed", "cosine")
+TRIPLET_RULES = ("shared_attribute", "same_value")
 GALLERY_CONDITIONS = ("query", "unknown")
 FEATURE_STRIDES = (16, 32)
 MIN_UNKNOWN_FRACTION = 0.25
@@ -139,8 +146,8 @@ def label_states(attributes: np.ndarray | torch.Tensor, known: np.ndarray | torc
 
 
 # ----------------------------------------------------------------------------- triplets
-def similarity(a: torch.Tensor, b: torch.Tensor, kind: str = "printed", eps: float = 1e-8) -> torch.Tensor:
-    """Row-wise similarity: "printed" Eq. 13, a.b / (||a|| + ||b||); "cosine", a.b / (||a|| ||b||)."""
+def similarity(a: torch.Tensor, b: torch.Tensor, kind: str = "cosine", eps: float = 1e-8) -> torch.Tensor:
+    """Row-wise similarity: "cosine", a.b / (||a|| ||b||) (scale-invariant); "printed" Eq. 13, a.b / (||a|| + ||b||)."""
     dot = (a * b).sum(dim=-1)
     if kind == "printed":
         return dot / (a.norm(dim=-1) + b.norm(dim=-1)).clamp_min(eps)
@@ -150,29 +157,49 @@ def similarity(a: torch.Tensor, b: torch.Tensor, kind: str = "printed", eps: flo
 
 
 def triplet_loss(anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor, margin: float = 0.2,
-                 kind: str = "printed") -> torch.Tensor:
+                 kind: str = "cosine") -> torch.Tensor:
     """mean of max(0, sim(a, n) - sim(a, p) + margin) (see the module docstring for Eq. 14's sign)."""
     if anchor.shape[0] == 0:
         return anchor.sum() * 0.0
     return F.relu(similarity(anchor, negative, kind) - similarity(anchor, positive, kind) + margin).mean()
 
 
-def sample_triplets(type_values: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+def triplet_candidates(type_values: torch.Tensor, attributes: torch.Tensor | None = None,
+                       rule: str = "same_value") -> tuple[torch.Tensor, torch.Tensor]:
+    """(positives, negatives), each (B, B, T) bool: [a, j, t] = image j may serve anchor a under type t.
+
+    type_values: (B, T) value ids (-1: no value); attributes: (B, K) 0/1, needed by "shared_attribute".
+    An anchor only takes types it has a value for. "same_value": positive has the anchor's value of
+    type t, negative another one or none. "shared_attribute" (the paper's): positive shares at least
+    one positive attribute with the anchor, negative none; the same for every t.
+    """
+    batch = type_values.shape[0]
+    device = type_values.device
+    has_value = (type_values >= 0)[:, None, :]                                       # (B, 1, T)
+    not_self = ~torch.eye(batch, dtype=torch.bool, device=device)[..., None]
+    if rule == "same_value":
+        same = type_values[:, None, :] == type_values[None, :, :]                   # (B, B, T)
+    elif rule == "shared_attribute":
+        if attributes is None:
+            raise ValueError("the 'shared_attribute' triplet rule needs the batch's attributes")
+        positive = attributes > 0
+        same = ((positive.float() @ positive.float().T) > 0)[..., None]               # (B, B, 1)
+    else:
+        raise ValueError(f"triplet rule must be one of {TRIPLET_RULES}, got {rule!r}")
+    return same & not_self & has_value, ~same & not_self & has_value
+
+
+def sample_triplets(type_values: torch.Tensor, generator: torch.Generator | None = None,
+                    attributes: torch.Tensor | None = None, rule: str = "same_value") -> torch.Tensor:
     """(M, 4) long rows [anchor, positive, negative, type] from one batch.
 
-    type_values: (B, T) the value id of each image for each attribute type (-1: no value). An anchor
-    takes a type, uniformly among those where it has a value, a positive with the same value and a
-    negative with another value (or none); positive and negative are then uniform among the
+    An anchor takes a type, uniformly among those where :func:`triplet_candidates` (by `rule`)
+    leaves it both a positive and a negative; positive and negative are then uniform among the
     candidates. Anchors with no such type are skipped. Draws from `generator` (or torch's global
     RNG, which fashion_core.engine.trainer reseeds every epoch), so the triplets are deterministic.
     """
-    batch, types = type_values.shape
     device = type_values.device
-    same = type_values[:, None, :] == type_values[None, :, :]                       # (B, B, T)
-    has_value = type_values >= 0                                                     # (B, T)
-    not_self = ~torch.eye(batch, dtype=torch.bool, device=device)[..., None]
-    positives = same & not_self & has_value[:, None, :]
-    negatives = ~same & has_value[:, None, :]
+    positives, negatives = triplet_candidates(type_values, attributes, rule)
     usable = positives.any(dim=1) & negatives.any(dim=1)                             # (B, T)
     anchors = torch.nonzero(usable.any(dim=1)).flatten()
     if anchors.numel() == 0:
@@ -281,8 +308,8 @@ class M2Fashion(nn.Module):
 
     def __init__(self, trunk: ConditionedTrunk, num_categories: int, num_attributes: int, *, dim: int,
                  input_size: int, asa: bool = True, aca: bool = True, pooling: str = "gmp", tasks: str = "joint",
-                 similarity: str = "printed", margin: float = 0.2, attribute_weight: float = 1.0,
-                 triplet_weight: float = 0.5, gallery_condition: str = "query"):
+                 similarity: str = "cosine", margin: float = 0.2, attribute_weight: float = 1.0,
+                 triplet_weight: float = 0.5, gallery_condition: str = "query", triplet_rule: str = "same_value"):
         super().__init__()
         if gallery_condition not in GALLERY_CONDITIONS:
             raise ValueError(f"gallery_condition must be one of {GALLERY_CONDITIONS}, got {gallery_condition!r}")
@@ -293,6 +320,9 @@ class M2Fashion(nn.Module):
             raise ValueError(f"tasks must be one of {TASKS}, got {tasks!r}")
         if similarity not in SIMILARITIES:
             raise ValueError(f"similarity must be one of {SIMILARITIES}, got {similarity!r}")
+        if triplet_rule not in TRIPLET_RULES:
+            raise ValueError(f"triplet_rule must be one of {TRIPLET_RULES}, got {triplet_rule!r}")
+        self.triplet_rule = triplet_rule
         self.input_size, self.num_attributes = int(input_size), int(num_attributes)
         self.asa, self.aca, self.pooling, self.tasks = bool(asa), bool(aca), pooling, tasks
         self.similarity, self.margin = similarity, float(margin)
@@ -387,15 +417,16 @@ def triplet_term(outputs: dict[str, torch.Tensor], margin: float, kind: str) -> 
 def build_m2fashion(num_categories: int, num_attributes: int, *, backbone: str = "resnet50", width: float = 1.0,
                     input_size: int = 224, pretrained: bool = False, weights_path: str | os.PathLike | None = None,
                     dim: int | None = None, feature_stride: int = 32, blocks: int = 1, asa: bool = True,
-                    aca: bool = True, pooling: str = "gmp", tasks: str = "joint", similarity: str = "printed",
+                    aca: bool = True, pooling: str = "gmp", tasks: str = "joint", similarity: str = "cosine",
                     margin: float = 0.2, attribute_weight: float = 1.0, triplet_weight: float = 0.5,
-                    gallery_condition: str = "query") -> M2Fashion:
+                    gallery_condition: str = "query", triplet_rule: str = "same_value") -> M2Fashion:
     """M2Fashion on a "resnet50" (torchvision; ImageNet weights if pretrained) or "resnet_mini" trunk.
 
     dim: d after the 1x1 conv (default round(512 * width), at least 16; 512 for the paper's ResNet-50).
     feature_stride: 32 attends over C5 (the paper), 16 over C4. blocks: BasicBlocks per resnet_mini stage.
     asa, aca, pooling ("gmp" | "gap"), tasks ("joint" | "category" | "attribute"): the ablation switches.
-    similarity: "printed" (Eq. 13 as printed) or "cosine" in the triplet loss; margin m of the hinge.
+    similarity: "cosine" (the text) or "printed" (Eq. 13 as printed) in the triplet loss; margin m of the hinge.
+    triplet_rule: "shared_attribute" (the paper's) or "same_value", how training picks triplets (module docstring).
     attribute_weight, triplet_weight: lambda and gamma of Eq. 15 (1 and 0.5 in the paper).
     gallery_condition: "query" or "unknown", the states retrieval embeds gallery images with (module docstring).
     """
@@ -407,5 +438,5 @@ def build_m2fashion(num_categories: int, num_attributes: int, *, backbone: str =
     model = M2Fashion(ConditionedTrunk(trunk, dim, feature_stride), num_categories, num_attributes, dim=dim,
                       input_size=input_size, asa=asa, aca=aca, pooling=pooling, tasks=tasks, similarity=similarity,
                       margin=margin, attribute_weight=attribute_weight, triplet_weight=triplet_weight,
-                      gallery_condition=gallery_condition)
+                      gallery_condition=gallery_condition, triplet_rule=triplet_rule)
     return model.to(memory_format=torch.channels_last)

@@ -6,10 +6,13 @@
   condition is the attribute *type* alone, a learned embedding of its one-hot code. Spatial
   attention tanh(1x1 conv I) * tanh(W c), 1x1 conv + tanh to one map, softmax over the grid, and the
   attention-weighted sum of I (sum pooling); channel attention sigmoid(FC(ReLU(FC([pooled, c])))),
-  then an FC layer. The cosine ranking of retrieval does the L2 normalisation.
+  then an FC layer and L2 normalisation, as ASEN's public code normalises the attribute-specific
+  embedding before the triplet's distance: the triplet loss then sees unit vectors under either
+  similarity (with "printed", a.b / 2), and retrieval's cosine ranking is unchanged by it.
 
 Both have the same trunk as M2Fashion (fashion_core.models.m2fashion.ConditionedTrunk), no
-classification heads, and only the triplet loss (margin 0.2, the same similarity switch). They
+classification heads, and only the triplet loss (margin 0.2, the same similarity and triplet-rule
+switches). They
 are separate from build_m2fashion because they differ in what conditions the attention (nothing,
 or the type instead of the attribute values) and in their training objective, not by a switch
 of the paper.
@@ -19,10 +22,12 @@ from __future__ import annotations
 import os
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from fashion_core.models.m2fashion import (
     SIMILARITIES,
+    TRIPLET_RULES,
     ChannelAttention,
     ConditionedTrunk,
     SpatialAttention,
@@ -42,19 +47,23 @@ class RetrievalBaseline(nn.Module):
 
     Output: embedding (N,d) (condition="none" only; a type-conditioned model has no embedding
     without a condition), condition_embedding (M,d) for images condition_index under
-    condition_types (M,) (type codes 0..num_conditions-1; condition_states is ignored), and
-    attention (M,1,h,w) for those (condition="type").
+    condition_types (M,) (type codes 0..num_conditions-1; condition_states is ignored; unit norm
+    with condition="type"), and attention (M,1,h,w) for those (condition="type").
     """
 
     tasks = "retrieval"
 
     def __init__(self, trunk: ConditionedTrunk, *, dim: int, input_size: int, condition: str = "none",
-                 num_conditions: int = 5, similarity: str = "printed", margin: float = 0.2):
+                 num_conditions: int = 5, similarity: str = "cosine", margin: float = 0.2,
+                 triplet_rule: str = "same_value"):
         super().__init__()
         if condition not in CONDITIONS:
             raise ValueError(f"condition must be one of {CONDITIONS}, got {condition!r}")
         if similarity not in SIMILARITIES:
             raise ValueError(f"similarity must be one of {SIMILARITIES}, got {similarity!r}")
+        if triplet_rule not in TRIPLET_RULES:
+            raise ValueError(f"triplet_rule must be one of {TRIPLET_RULES}, got {triplet_rule!r}")
+        self.triplet_rule = triplet_rule
         self.input_size, self.condition, self.num_conditions = int(input_size), condition, int(num_conditions)
         self.conditions_on = "type" if condition == "type" else "nothing"  # see fashion_core.metrics.retrieval
         self.similarity, self.margin = similarity, float(margin)
@@ -82,7 +91,7 @@ class RetrievalBaseline(nn.Module):
         code = nn.functional.one_hot(condition_types.long(), self.num_conditions).to(features.dtype)
         pooled, alpha = self.spatial_attention(features, torch.tanh(self.type_embedding_spatial(code)), precomputed)
         pooled = self.channel_attention(pooled, torch.tanh(self.type_embedding_channel(code)))
-        return self.project(pooled), alpha
+        return F.normalize(self.project(pooled), dim=-1), alpha
 
     def condition_embedding(self, features: torch.Tensor, condition_types: torch.Tensor | None,
                             condition_states: torch.Tensor | None = None,
@@ -116,8 +125,8 @@ def build_retrieval_baseline(num_categories: int, num_attributes: int, *, backbo
                              width: float = 1.0, input_size: int = 224, pretrained: bool = False,
                              weights_path: str | os.PathLike | None = None, dim: int | None = None,
                              feature_stride: int = 32, blocks: int = 1, condition: str = "none",
-                             num_conditions: int = 5, similarity: str = "printed",
-                             margin: float = 0.2) -> RetrievalBaseline:
+                             num_conditions: int = 5, similarity: str = "cosine",
+                             margin: float = 0.2, triplet_rule: str = "same_value") -> RetrievalBaseline:
     """condition "none" (triplet network) or "type" (ASEN-style); the other arguments as build_m2fashion's.
 
     num_categories and num_attributes are accepted so every builder takes the same arguments; a
@@ -130,5 +139,5 @@ def build_retrieval_baseline(num_categories: int, num_attributes: int, *, backbo
     dim = int(dim) if dim is not None else max(16, round(512 * width))
     model = RetrievalBaseline(ConditionedTrunk(trunk, dim, feature_stride), dim=dim, input_size=input_size,
                               condition=condition, num_conditions=num_conditions, similarity=similarity,
-                              margin=margin)
+                              margin=margin, triplet_rule=triplet_rule)
     return model.to(memory_format=torch.channels_last)

@@ -9,9 +9,11 @@ import torch
 from torch.utils.data import default_collate
 
 from fashion_core.experiments import m2fashion as m2
+from fashion_core.experiments.variants import VARIANTS
 from fashion_core.data.datasets import CategoryAttributeDataset
 from fashion_core.data.deepfashion import read_category_attribute
 from fashion_core.data.synthfashion.writer import generate
+from fashion_core.metrics.retrieval import type_value_ids
 from fashion_core.models import build_model, MODEL_NAMES
 from fashion_core.models.m2fashion import (
     label_mask,
@@ -20,6 +22,7 @@ from fashion_core.models.m2fashion import (
     revealed_labels,
     sample_triplets,
     similarity,
+    triplet_candidates,
     triplet_loss,
 )
 
@@ -27,7 +30,8 @@ NUM_CATEGORIES, NUM_ATTRIBUTES = 7, 12
 TINY = {"backbone": "resnet_mini", "width": 0.0625, "input_size": 32, "feature_stride": 16}
 DEFAULT = {"backbone": "resnet_mini", "width": 0.125, "input_size": 64, "feature_stride": 16}
 SWITCHES = [{}, {"asa": False}, {"aca": False}, {"asa": False, "aca": False}, {"pooling": "gap"},
-            {"tasks": "category"}, {"tasks": "attribute"}, {"similarity": "cosine"}]
+            {"tasks": "category"}, {"tasks": "attribute"}, {"similarity": "printed"},
+            {"triplet_rule": "shared_attribute"}]
 
 
 @pytest.fixture(autouse=True)
@@ -210,6 +214,22 @@ def test_similarities_as_printed_and_cosine():
     torch.testing.assert_close(similarity(a, b, "cosine"), torch.tensor([1.0]))
 
 
+def test_cosine_is_scale_invariant_and_the_printed_similarity_is_not():
+    a, b = torch.tensor([[1.0, 2.0, -0.5]]), torch.tensor([[0.5, 1.0, 1.0]])
+    torch.testing.assert_close(similarity(a, 10.0 * b, "cosine"), similarity(a, b, "cosine"))
+    torch.testing.assert_close(similarity(3.0 * a, b, "cosine"), similarity(a, b, "cosine"))
+    assert not torch.allclose(similarity(a, 10.0 * b, "printed"), similarity(a, b, "printed"))
+    # The printed formula grows with the norms, so scaling alone can meet the margin.
+    assert similarity(10.0 * a, 10.0 * b, "printed") == pytest.approx(10.0 * float(similarity(a, b, "printed")))
+
+
+def test_cosine_is_the_default_similarity():
+    assert _m2fashion(TINY).similarity == "cosine" and _baseline(TINY, "type").similarity == "cosine"
+    assert m2.Options().similarity == "cosine"
+    a, b = torch.tensor([[3.0, 4.0]]), torch.tensor([[6.0, 8.0]])
+    torch.testing.assert_close(similarity(a, b), torch.tensor([1.0]))
+
+
 def test_triplet_hinge_rewards_the_positive_being_closer():
     anchor = torch.tensor([[1.0, 0.0]])
     near, far = torch.tensor([[1.0, 0.1]]), torch.tensor([[-1.0, 0.0]])
@@ -227,6 +247,55 @@ def test_sampled_triplets_follow_the_value_rule():
         assert values[positive, kind] == values[anchor, kind] and values[negative, kind] != values[anchor, kind]
     assert 5 not in triplets[:, 0].tolist()  # no value of any type: never an anchor
     np.testing.assert_array_equal(triplets, sample_triplets(values, torch.Generator().manual_seed(0)))
+
+
+# Four images, K = 5 attributes of two types (0, 0, 1, 1, 1). Image 0 has {0, 2}; 1 has {0, 3}
+# (type 0 the same as 0's, shares attribute 0); 2 has {1, 2} (type 0 differs, shares attribute 2);
+# 3 has {1, 4} (shares nothing with 0).
+RULE_ATTRIBUTES = torch.tensor([[1, 0, 1, 0, 0], [1, 0, 0, 1, 0], [0, 1, 1, 0, 0], [0, 1, 0, 0, 1]])
+RULE_TYPES = np.array([0, 0, 1, 1, 1])
+
+
+def test_the_paper_triplet_rule_positive_shares_an_attribute_negative_none():
+    values = torch.from_numpy(type_value_ids(RULE_ATTRIBUTES.numpy(), RULE_TYPES))
+    positives, negatives = triplet_candidates(values, RULE_ATTRIBUTES, "shared_attribute")
+    # Anchor 0, under either type: positives 1 and 2 (an attribute in common), the only negative 3.
+    for kind in (0, 1):
+        assert positives[0, :, kind].tolist() == [False, True, True, False]
+        assert negatives[0, :, kind].tolist() == [False, False, False, True]
+    # The value rule under type 0: positive 1 (same type-0 value {0}), negatives 2 and 3 ({1}).
+    positives, negatives = triplet_candidates(values, RULE_ATTRIBUTES, "same_value")
+    assert positives[0, :, 0].tolist() == [False, True, False, False]
+    assert negatives[0, :, 0].tolist() == [False, False, True, True]
+    triplets = sample_triplets(values, torch.Generator().manual_seed(0), RULE_ATTRIBUTES, "shared_attribute")
+    shared = (RULE_ATTRIBUTES @ RULE_ATTRIBUTES.T) > 0
+    assert len(triplets) > 0
+    for anchor, positive, negative, _ in triplets.tolist():
+        assert anchor != positive and shared[anchor, positive] and not shared[anchor, negative]
+    with pytest.raises(ValueError, match="needs the batch's attributes"):
+        sample_triplets(values, rule="shared_attribute")
+    with pytest.raises(ValueError, match="triplet rule"):
+        sample_triplets(values, attributes=RULE_ATTRIBUTES, rule="any")
+
+
+def test_the_triplet_rule_reaches_the_model_and_is_refused_when_unknown():
+    variant = m2.model_variant(VARIANTS["m2fashion"]["full"], m2.Options(triplet_rule="shared_attribute"), 3)
+    assert variant.model_kwargs["triplet_rule"] == "shared_attribute"
+    assert _m2fashion(TINY, triplet_rule="shared_attribute").triplet_rule == "shared_attribute"
+    with pytest.raises(ValueError, match="triplet_rule"):
+        _m2fashion(TINY, triplet_rule="any")
+
+
+def test_the_asen_style_embedding_has_unit_norm():
+    model = _baseline(TINY, "type").eval()
+    image = torch.randn(3, 3, TINY["input_size"], TINY["input_size"]) * 5
+    with torch.no_grad():
+        embedding = model(image, condition_index=torch.tensor([0, 1, 2]),
+                          condition_types=torch.tensor([0, 1, 2]))["condition_embedding"]
+        features = model.features(image)
+        direct = model.condition_embedding(features, torch.tensor([2, 2, 2]))
+    torch.testing.assert_close(embedding.norm(dim=1), torch.ones(3))
+    torch.testing.assert_close(direct.norm(dim=1), torch.ones(3))
 
 
 # ----------------------------------------------------------------------------- training
@@ -271,6 +340,8 @@ def test_training_loss_trains_the_retrieval_baselines(synth_batch, condition):
                         condition=condition)
     losses = m2.training_loss(model, batch, 0)
     assert set(losses) == {"loss", "triplet"} and losses["loss"].requires_grad
+    model.triplet_rule = "shared_attribute"
+    assert torch.isfinite(m2.training_loss(model, batch, 0)["loss"])
     with pytest.raises(ValueError, match="triplets only"):
         model.compute_loss(model(batch["image"]), batch, 0)
 
