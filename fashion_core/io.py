@@ -129,22 +129,33 @@ def folder_lock(folder: str | os.PathLike, purpose: str) -> Iterator[list[str]]:
     record = {"pid": os.getpid(), "host": socket.gethostname(), "purpose": purpose,
               "started": time.strftime("%Y-%m-%d %H:%M:%S")}
     said: list[str] = []
-    while True:
-        try:
-            descriptor = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            holder = _lock_holder(lock)
-            if holder is not None and _holder_alive(holder):
-                raise FolderLockedError(
-                    f"{folder} is in use by PID {holder['pid']} on {holder['host']} ({holder.get('purpose', '?')}, "
-                    f"since {holder.get('started', '?')}); wait for it to finish, or stop it. If that process is "
-                    f"gone, delete {lock}") from None
-            lock.unlink(missing_ok=True)
-            said.append(f"replaced the stale lock {lock} of PID {holder['pid'] if holder else '?'} (no longer running)")
-            continue
+    # The record is written to a temporary file and linked into place: a lock file is never seen empty
+    # or half-written, so a process taking the lock is never mistaken for a stale one.
+    try:
+        descriptor, candidate = tempfile.mkstemp(prefix=f"{LOCK_FILE}.", suffix=".tmp", dir=folder)
+    except OSError as error:
+        raise OSError(error.errno, error.strerror, str(lock)) from None
+    try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             json.dump(record, handle)
-        break
+        os.chmod(candidate, 0o644)
+        while True:
+            try:
+                os.link(candidate, lock)
+            except FileExistsError:
+                holder = _lock_holder(lock)
+                if holder is not None and _holder_alive(holder):
+                    raise FolderLockedError(
+                        f"{folder} is in use by PID {holder['pid']} on {holder['host']} "
+                        f"({holder.get('purpose', '?')}, since {holder.get('started', '?')}); wait for it to "
+                        f"finish, or stop it. If that process is gone, delete {lock}") from None
+                lock.unlink(missing_ok=True)
+                said.append(f"replaced the stale lock {lock} of PID {holder['pid'] if holder else '?'} "
+                            "(no longer running)")
+                continue
+            break
+    finally:
+        os.unlink(candidate)
     try:
         yield said
     finally:
