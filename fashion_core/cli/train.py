@@ -241,14 +241,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _data_identity(run: dict[str, Any]) -> str:
-    """The annotation files' sha256, and for FashionAI the category selection, as the notebooks record it."""
-    fingerprint = data_fingerprint(run["data"])
-    if run["data_format"] == "fashionai" and "categories" in run["params"]:
-        fingerprint = fashionai.categories_fingerprint(fingerprint, run["params"]["categories"])
-    return fingerprint
-
-
 def _train_and_write(args: argparse.Namespace, out: Path, rank: int, say, world_size: int,
                      device: torch.device) -> None:
     """Load the data (images checked first), train or resume, score the test split; rank 0 writes to `out`."""
@@ -271,7 +263,7 @@ def _train_and_write(args: argparse.Namespace, out: Path, rank: int, say, world_
     spec = checkpoint_spec(out, f"{args.model}-seed{args.seed}", config, model, model_name=run["variant"].model,
                            model_kwargs={**builder_arguments, "weights_path": params["weights_path"] or None,
                                          **run["model_kwargs"]},
-                           data_fingerprint=_data_identity(run), world_size=world_size)
+                           data_fingerprint=data_fingerprint(run["data"]), world_size=world_size)
     checkpoint = spec.path(config.epochs)
     started = time.perf_counter()
     result = fit(model, run["loss"], run["train_set"], config, checkpoint=spec,

@@ -548,7 +548,8 @@ def keep_categories(data, categories: Sequence[str]):
 
     Each split's dataset is rebuilt, as its own class, over select_categories of its annotations
     with the same input size, flip, heatmaps, seed and caching; the data is returned as it is when
-    categories names all five. A split left empty raises (a FashionAIDataset needs one image).
+    categories names all five. The selection is kept in the result's `categories`, which the data
+    fingerprint covers: the annotation files are the same whatever the selection. A split left empty raises (a FashionAIDataset needs one image).
     The classes come from `data` itself, since splits and datasets import this module.
     """
     if set(categories) == set(FASHIONAI_CATEGORIES):
@@ -558,20 +559,9 @@ def keep_categories(data, categories: Sequence[str]):
     rebuilt = {split: type(dataset)(annotations[split], dataset.input_size, flip=dataset.flip,
                                     heatmaps=dataset.heatmaps, seed=dataset.seed, cache_images=dataset.cache_images)
                for split, dataset in (("train", data.train), ("val", data.val), ("test", data.test))}
-    return dataclasses.replace(data, annotations=annotations, **rebuilt)
-
-
-def categories_fingerprint(fingerprint: str, categories: Sequence[str]) -> str:
-    """A data fingerprint (fashion_core.data.fingerprint) that also identifies a category selection.
-
-    select_categories keeps the annotation files, so their fingerprint alone would let a checkpoint
-    trained on all categories stand for one trained on fewer. All five categories leave the
-    fingerprint unchanged.
-    """
-    if set(categories) == set(FASHIONAI_CATEGORIES):
-        return fingerprint
-    chosen = ",".join(name for name in FASHIONAI_CATEGORIES if name in set(categories))
-    return hashlib.sha256(f"{fingerprint}\tcategories\t{chosen}\n".encode()).hexdigest()
+    chosen = tuple(name for name in FASHIONAI_CATEGORIES if name in set(categories))
+    # Recorded on the data, so its fingerprint (fashion_core.data.fingerprint) tells the selections apart.
+    return dataclasses.replace(data, annotations=annotations, categories=chosen, **rebuilt)
 
 
 if __name__ == "__main__":

@@ -55,7 +55,8 @@ def data_fingerprint(*sources: Any) -> str:
 
     Several sources (e.g. DAFE's DeepFashion-C and FLD trees) give one fingerprint that changes
     when any of their annotation files does. A SplitDatasets whose training split does not flip
-    (Liu & Lu's authors train without flips) gets another fingerprint: the same files, other samples.
+    (Liu & Lu's authors train without flips), or that keeps some FashionAI categories only
+    (fashionai.keep_categories), gets another fingerprint: the same files, other samples.
     """
     if not sources:
         raise ValueError("data_fingerprint needs at least one dataset")
@@ -63,6 +64,9 @@ def data_fingerprint(*sources: Any) -> str:
     for index, source in enumerate(sources):
         for name, path in annotation_files(source):
             digest.update(f"{index}\t{name}\t{_file_digest(path)}\n".encode())
+        categories = getattr(source, "categories", None)
+        if categories is not None:
+            digest.update(f"{index}\tcategories\t{','.join(categories)}\n".encode())
         if getattr(getattr(source, "train", None), "flip", True) is False:
             digest.update(f"{index}\ttraining split not flipped\n".encode())
     return digest.hexdigest()

@@ -23,6 +23,8 @@ class SplitDatasets:
     train: Any
     val: Any
     test: Any
+    # The FashionAI categories the splits were restricted to (fashionai.keep_categories); None: all rows.
+    categories: tuple[str, ...] | None = None
 
     def check_images(self) -> None:
         """Open every image of train, val and test and check it against its annotations (datasets.check_images):

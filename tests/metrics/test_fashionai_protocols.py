@@ -12,6 +12,7 @@ import pytest
 
 from fashion_core.data import fashionai as fashionai_data
 from fashion_core.data import splits
+from fashion_core.data.fingerprint import data_fingerprint
 from fashion_core.data.synthfashion.writer import generate
 from fashion_core.data.vocab import FASHIONAI_CATEGORIES
 from fashion_core.metrics import fashionai
@@ -135,11 +136,14 @@ def test_categories_filter_keeps_only_those_rows_in_every_split(synth_fashionai)
         fashionai_data.select_categories(data.annotations["test"], ["jeans"])
 
 
-def test_categories_change_the_fingerprint_only_when_they_select():
-    assert fashionai_data.categories_fingerprint("abc", list(FASHIONAI_CATEGORIES)) == "abc"
-    paper = fashionai_data.categories_fingerprint("abc", ["blouse", "trousers", "dress"])
-    assert paper != "abc" and paper == fashionai_data.categories_fingerprint("abc", ["dress", "blouse", "trousers"])
-    assert paper != fashionai_data.categories_fingerprint("abc", ["blouse", "trousers"])
+def test_categories_change_the_fingerprint_only_when_they_select(synth_fashionai):
+    data = splits.load_fashionai(synth_fashionai, 32, cache_images=False)
+    everything = data_fingerprint(data)
+    assert data_fingerprint(fashionai_data.keep_categories(data, list(FASHIONAI_CATEGORIES))) == everything
+    paper = data_fingerprint(fashionai_data.keep_categories(data, ["blouse", "trousers", "dress"]))
+    assert paper != everything
+    assert paper == data_fingerprint(fashionai_data.keep_categories(data, ["dress", "blouse", "trousers"]))
+    assert paper != data_fingerprint(fashionai_data.keep_categories(data, ["blouse", "trousers"]))
 
 
 def test_paper_profile_trains_on_the_papers_three_categories():
