@@ -12,7 +12,7 @@ from typing import Any, Sequence
 import pandas as pd
 
 from fashion_core.data.vocab import LANDMARK_KEYS, LANDMARK_TABLE_NAMES
-from fashion_core.experiments.variants import BENCHMARK_SUFFIXES, VARIANTS, WORKBOOK_OWN_ROW
+from fashion_core.experiments.variants import BENCHMARK_SUFFIXES, VARIANTS
 from fashion_core.reporting.artifacts import MISSING, format_mean_sd
 from fashion_core.reporting.reference import (ATTRIBUTE_GROUPS, DAFE_SEC4_DEEPFASHION2, DEEPFASHION2_NOTE,
                                               FASHIONAI_GROUP_KEYS, LIU_LU_README, reference_rows)

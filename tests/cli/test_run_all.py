@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
-from notebook_fixtures import write_notebook
+from notebook_fixtures import write_notebook, write_workbook
 
 from fashion_core.cli import run
 
@@ -13,11 +13,7 @@ from fashion_core.cli import run
 @pytest.fixture()
 def tiny_workbook(tmp_path, monkeypatch):
     monkeypatch.setenv("FASHION_WORKBOOK_ROOT", str(tmp_path))
-    (tmp_path / "notebooks").mkdir()
-    for profile in ("smoke", "default", "paper"):
-        (tmp_path / "params" / profile).mkdir(parents=True)
-        (tmp_path / "params" / profile / "data.yaml").write_text(
-            "source: real\ndataset_label: real\ndeepfashion_c_root: a\nfld_root: b\nfashionai_root: c\n")
+    write_workbook(tmp_path)
     write_notebook(tmp_path / "notebooks" / "10_good.ipynb", "print('value is', value)\n")
     write_notebook(tmp_path / "notebooks" / "20_broken.ipynb", "raise RuntimeError('deliberately broken')\n")
     (tmp_path / "params" / "smoke" / "10_good.yaml").write_text("value: 7\n")

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from notebook_fixtures import write_notebook
+from notebook_fixtures import write_notebook, write_workbook
 
 from fashion_core.cli import run
 from fashion_core.io import COMMIT_JOURNAL, LOCK_FILE, folder_lock, recover_staged_trees
@@ -33,11 +33,7 @@ print('wrote value', value)
 @pytest.fixture()
 def workbook(tmp_path, monkeypatch):
     monkeypatch.setenv("FASHION_WORKBOOK_ROOT", str(tmp_path))
-    (tmp_path / "notebooks").mkdir()
-    for profile in ("smoke", "default", "paper"):
-        (tmp_path / "params" / profile).mkdir(parents=True)
-        (tmp_path / "params" / profile / "data.yaml").write_text(
-            "source: real\ndataset_label: real\ndeepfashion_c_root: a\nfld_root: b\nfashionai_root: c\n")
+    write_workbook(tmp_path)
     write_notebook(tmp_path / "notebooks" / "10_toy.ipynb", WRITER_BODY)
     return tmp_path
 
