@@ -411,20 +411,29 @@ def _validate(n_train, n_val, n_test, size, seed, knobs, formats, workers) -> tu
             raise ValueError(f"{name} must be a non-negative integer, got {n!r}")
     if n_train + n_val + n_test == 0:
         raise ValueError("n_train + n_val + n_test must be at least 1")
+    check_render_settings(size, seed, knobs)
+    if isinstance(formats, str):
+        formats = (formats,)
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        raise ValueError(f"formats must be a non-empty subset of {FORMATS}, got {tuple(formats)!r}")
+    check_workers(workers)
+    return tuple(f for f in FORMATS if f in formats)
+
+
+def check_render_settings(size, seed, knobs) -> None:
+    """The image size, seed and knobs every SynthFashion tree (main or In-shop) is rendered with."""
     if not isinstance(size, (int, np.integer)) or not 48 <= size <= 4096:
         raise ValueError(f"size must be an integer in [48, 4096], got {size!r}")
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     if not isinstance(knobs, SynthKnobs):
         raise TypeError(f"knobs must be a SynthKnobs, got {type(knobs).__name__}")
-    if isinstance(formats, str):
-        formats = (formats,)
-    bad = [f for f in formats if f not in FORMATS]
-    if bad or not formats:
-        raise ValueError(f"formats must be a non-empty subset of {FORMATS}, got {tuple(formats)!r}")
+
+
+def check_workers(workers) -> None:
     if not isinstance(workers, (int, np.integer)) or workers < 1:
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
-    return tuple(f for f in FORMATS if f in formats)
 
 
 def _check_replaceable(out: Path) -> None:
@@ -461,63 +470,33 @@ def _remove_stale_partials(out: Path) -> None:
             pass
 
 
-def generate(out_dir, n_train: int, n_val: int, n_test: int, size: int = 160, seed: int = 0,
-             knobs: SynthKnobs = SynthKnobs(), formats=FORMATS, workers: int = 2, progress: bool = True) -> dict:
-    """Render the dataset into a temporary sibling of out_dir and move it into place when complete.
+def render_chunks(work, tasks: list, total: int, workers: int, progress: bool, description: str) -> list[dict]:
+    """work(task) -> records for every task, in task order, in `workers` forked processes (here when 1), under one bar."""
+    records: list[dict] = []
+    with tqdm(total=total, unit="img", disable=not progress, desc=description) as bar:
+        pool = None if workers == 1 or len(tasks) == 1 else mp.get_context("fork").Pool(min(workers, len(tasks)))
+        try:
+            for recs in (map(work, tasks) if pool is None else pool.imap(work, tasks)):
+                records.extend(recs)
+                bar.update(len(recs))
+        finally:
+            if pool is not None:
+                pool.terminate()
+                pool.join()
+    return records
 
-    An existing out_dir is replaced only after the new dataset is complete; an interrupted run
-    leaves out_dir as it was and removes its temporary directory (temporary directories of killed
-    runs are removed by the next run).  A non-empty out_dir that is not a SynthFashion tree is
-    never replaced (FileExistsError).  Returns the manifest.
-    """
-    formats = _validate(n_train, n_val, n_test, size, seed, knobs, formats, workers)
-    out = Path(out_dir).absolute()
-    _check_replaceable(out)
+
+def publish_tree(out: Path, build, manifest_name: str) -> dict:
+    """build(tmp) writes a whole tree into a temporary sibling of `out` and returns its manifest; the manifest is
+    written as `manifest_name` and the tree replaces `out` only when complete. An interrupted run leaves `out` as
+    it was and removes its temporary directory (those of killed runs are removed by the next run)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_partials(out)
-    args = _arguments(n_train, n_val, n_test, size, seed, knobs, formats)
-    samples = plan(n_train, n_val, n_test, seed)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-{os.getpid()}-", dir=out.parent))
     try:
         os.chmod(tmp, 0o755)
-        if "deepfashion_c" in formats:
-            for name in sorted({s.item.name for s in samples}):
-                (tmp / "deepfashion_c" / "img" / name).mkdir(parents=True, exist_ok=True)
-        if "fld" in formats:
-            (tmp / "fld" / "img").mkdir(parents=True, exist_ok=True)
-        if "fashionai" in formats:
-            for cat in sorted({c[2] for c in CATEGORIES if c[2]}):
-                (tmp / "fashionai" / "Images" / cat).mkdir(parents=True, exist_ok=True)
-        chunk = 16
-        tasks = [(str(tmp), int(size), int(seed), knobs, formats, samples[i:i + chunk])
-                 for i in range(0, len(samples), chunk)]
-        records: list[dict] = []
-        with tqdm(total=len(samples), unit="img", disable=not progress, desc="SynthFashion") as bar:
-            if workers == 1 or len(tasks) == 1:
-                results = map(_work, tasks)
-                pool = None
-            else:
-                pool = mp.get_context("fork").Pool(min(workers, len(tasks)))
-                results = pool.imap(_work, tasks)
-            try:
-                for recs in results:
-                    records.extend(recs)
-                    bar.update(len(recs))
-            finally:
-                if pool is not None:
-                    pool.terminate()
-                    pool.join()
-        by_index = {s.index: s for s in samples}
-        for r in records:
-            r["attrs"] = by_index[r["index"]].item.attrs
-        if "deepfashion_c" in formats:
-            _write_deepfashion_c(tmp / "deepfashion_c", records)
-        if "fld" in formats:
-            _write_fld(tmp / "fld", records)
-        if "fashionai" in formats:
-            _write_fashionai(tmp / "fashionai", records)
-        manifest = _manifest(args, records, samples)
-        (tmp / "synthfashion.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="ascii")
+        manifest = build(tmp)
+        (tmp / manifest_name).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="ascii")
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
             os.replace(out, old / "dataset")
@@ -531,20 +510,71 @@ def generate(out_dir, n_train: int, n_val: int, n_test: int, size: int = 160, se
     return manifest
 
 
+def current_manifest(manifest_path: Path, version: str, arguments: dict) -> dict | None:
+    """The manifest at manifest_path when it records this generator version and these arguments, else None."""
+    if not manifest_path.is_file():
+        return None
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    wanted = json.loads(json.dumps(arguments))
+    if manifest and manifest.get("version") == version and manifest.get("arguments") == wanted:
+        return manifest
+    return None
+
+
+def generate(out_dir, n_train: int, n_val: int, n_test: int, size: int = 160, seed: int = 0,
+             knobs: SynthKnobs = SynthKnobs(), formats=FORMATS, workers: int = 2, progress: bool = True) -> dict:
+    """Render the dataset into a temporary sibling of out_dir and move it into place when complete.
+
+    An existing out_dir is replaced only after the new dataset is complete; an interrupted run
+    leaves out_dir as it was and removes its temporary directory (temporary directories of killed
+    runs are removed by the next run).  A non-empty out_dir that is not a SynthFashion tree is
+    never replaced (FileExistsError).  Returns the manifest.
+    """
+    formats = _validate(n_train, n_val, n_test, size, seed, knobs, formats, workers)
+    out = Path(out_dir).absolute()
+    _check_replaceable(out)
+    args = _arguments(n_train, n_val, n_test, size, seed, knobs, formats)
+    samples = plan(n_train, n_val, n_test, seed)
+
+    def build(tmp: Path) -> dict:
+        if "deepfashion_c" in formats:
+            for name in sorted({s.item.name for s in samples}):
+                (tmp / "deepfashion_c" / "img" / name).mkdir(parents=True, exist_ok=True)
+        if "fld" in formats:
+            (tmp / "fld" / "img").mkdir(parents=True, exist_ok=True)
+        if "fashionai" in formats:
+            for cat in sorted({c[2] for c in CATEGORIES if c[2]}):
+                (tmp / "fashionai" / "Images" / cat).mkdir(parents=True, exist_ok=True)
+        chunk = 16
+        tasks = [(str(tmp), int(size), int(seed), knobs, formats, samples[i:i + chunk])
+                 for i in range(0, len(samples), chunk)]
+        records = render_chunks(_work, tasks, len(samples), workers, progress, "SynthFashion")
+        by_index = {s.index: s for s in samples}
+        for r in records:
+            r["attrs"] = by_index[r["index"]].item.attrs
+        if "deepfashion_c" in formats:
+            _write_deepfashion_c(tmp / "deepfashion_c", records)
+        if "fld" in formats:
+            _write_fld(tmp / "fld", records)
+        if "fashionai" in formats:
+            _write_fashionai(tmp / "fashionai", records)
+        return _manifest(args, records, samples)
+
+    return publish_tree(out, build, "synthfashion.json")
+
+
 def ensure_synthfashion(out_dir, n_train: int, n_val: int, n_test: int, size: int = 160, seed: int = 0,
                         knobs: SynthKnobs = SynthKnobs(), formats=FORMATS, workers: int = 2,
                         progress: bool = True) -> dict:
     """Generate only if OUT/synthfashion.json is missing or records other arguments; else return it untouched."""
     formats = _validate(n_train, n_val, n_test, size, seed, knobs, formats, workers)
-    manifest_path = Path(out_dir) / "synthfashion.json"
-    wanted = json.loads(json.dumps(_arguments(n_train, n_val, n_test, size, seed, knobs, formats)))
-    if manifest_path.is_file():
-        try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            manifest = None
-        if manifest and manifest.get("version") == GENERATOR_VERSION and manifest.get("arguments") == wanted:
-            return manifest
+    manifest = current_manifest(Path(out_dir) / "synthfashion.json", GENERATOR_VERSION,
+                                _arguments(n_train, n_val, n_test, size, seed, knobs, formats))
+    if manifest is not None:
+        return manifest
     return generate(out_dir, n_train, n_val, n_test, size=size, seed=seed, knobs=knobs, formats=formats,
                     workers=workers, progress=progress)
 
@@ -588,7 +618,6 @@ def _positive_float(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    d = SynthKnobs()
     p = argparse.ArgumentParser(prog="python -m fashion_core.data.synthetic",
                                 description="Generate SynthFashion (synthetic, NOT DeepFashion) in the DeepFashion-C, "
                                             "FLD and FashionAI file formats.")
@@ -601,13 +630,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--formats", nargs="+", choices=FORMATS, default=list(FORMATS))
     p.add_argument("--workers", type=_pos_int, default=2, help="processes (output does not depend on it)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--occlusion-rate", type=_unit_float, default=d.occlusion_rate)
-    p.add_argument("--truncation-rate", type=_unit_float, default=d.truncation_rate)
-    p.add_argument("--clutter", type=_unit_float, default=d.clutter)
-    p.add_argument("--pose-range", type=_unit_float, default=d.pose_range)
-    p.add_argument("--scale-range", type=_positive_float, nargs=2, metavar=("LO", "HI"), default=list(d.scale_range))
-    p.add_argument("--texture-contrast", type=_unit_float, default=d.texture_contrast)
+    add_knob_arguments(p)
     return p
+
+
+def add_knob_arguments(parser: argparse.ArgumentParser) -> None:
+    """The SynthKnobs options every SynthFashion generator's command line takes (knobs_from_arguments reads them)."""
+    d = SynthKnobs()
+    parser.add_argument("--occlusion-rate", type=_unit_float, default=d.occlusion_rate)
+    parser.add_argument("--truncation-rate", type=_unit_float, default=d.truncation_rate)
+    parser.add_argument("--clutter", type=_unit_float, default=d.clutter)
+    parser.add_argument("--pose-range", type=_unit_float, default=d.pose_range)
+    parser.add_argument("--scale-range", type=_positive_float, nargs=2, metavar=("LO", "HI"),
+                        default=list(d.scale_range))
+    parser.add_argument("--texture-contrast", type=_unit_float, default=d.texture_contrast)
+
+
+def knobs_from_arguments(args: argparse.Namespace) -> SynthKnobs:
+    """SynthKnobs from add_knob_arguments' options (ValueError for a combination SynthKnobs rejects)."""
+    return SynthKnobs(occlusion_rate=args.occlusion_rate, truncation_rate=args.truncation_rate, clutter=args.clutter,
+                      pose_range=args.pose_range, scale_range=tuple(args.scale_range),
+                      texture_contrast=args.texture_contrast)
 
 
 def main(argv=None) -> int:
@@ -618,9 +661,7 @@ def main(argv=None) -> int:
     if not 48 <= a.size <= 4096:
         parser.error(f"--size must be in [48, 4096], got {a.size}")
     try:
-        knobs = SynthKnobs(occlusion_rate=a.occlusion_rate, truncation_rate=a.truncation_rate, clutter=a.clutter,
-                           pose_range=a.pose_range, scale_range=tuple(a.scale_range),
-                           texture_contrast=a.texture_contrast)
+        knobs = knobs_from_arguments(a)
     except ValueError as error:
         parser.error(str(error))
     start = time.perf_counter()
