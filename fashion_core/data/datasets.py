@@ -1,4 +1,4 @@
-"""Torch datasets for DeepFashion-C, FLD and FashionAI: crop, resize, optional flip, heatmap targets.
+"""Torch datasets for DeepFashion-C, FLD, FashionAI and In-shop: crop, resize, optional flip, heatmap targets.
 
 Coordinate convention: continuous pixel coordinates, pixel i covers [i, i+1) and its centre
 is i + 0.5; an image of width W spans [0, W]. Annotated coordinates are used as written.
@@ -40,6 +40,7 @@ from fashion_core.data.deepfashion import (
 )
 from fashion_core.data.errors import AnnotationError
 from fashion_core.data.fashionai import FashionAIAnnotations, keypoint_size_issue
+from fashion_core.data.inshop import INSHOP_PARTITION_FILE, INSHOP_SPLITS, InShopAnnotations
 from fashion_core.data.vocab import FASHIONAI_CLOTHES_TYPE, FASHIONAI_FLIP_PAIRS
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -338,6 +339,37 @@ class CategoryAttributeDataset(LandmarkDataset):
             raise TypeError("CategoryAttributeDataset needs read_category_attribute(...) annotations; "
                             "use LandmarkDataset for FLD")
         super().__init__(annotations, split, input_size, flip, heatmaps, seed, cache_images)
+
+
+class InShopDataset(LandmarkDataset):
+    """In-shop Clothes Retrieval images of one split (train, query or gallery): the bbox crop, as LandmarkDataset.
+
+    Sample keys: LandmarkDataset's (image, landmarks, visibility, visible, category = -1 since In-shop
+    has no DeepFashion-C category, attributes of shape (0,), clothes_type, index, crop_box, crop_size,
+    scale, flipped, heatmaps when requested) plus item: int64, the image's item (a row of
+    annotations.item_names), the identity retrieval matches on and a triplet loss groups by.
+    """
+
+    def __init__(self, annotations: InShopAnnotations, split: str | None, input_size: int = 224,
+                 flip: bool = False, cache_images: bool = True, heatmaps: HeatmapSpec | None = None, seed: int = 0):
+        if not isinstance(annotations, InShopAnnotations):
+            raise TypeError("InShopDataset needs read_inshop(...) annotations")
+        if len(annotations.indices(split)) == 0:
+            counts = ", ".join(f"{name} {int((annotations.split == name).sum())}" for name in INSHOP_SPLITS)
+            raise AnnotationError(annotations.files[INSHOP_PARTITION_FILE], None,
+                                  f"at least one image with evaluation_status {split!r}",
+                                  f"none among {len(annotations)} images ({counts})")
+        super().__init__(annotations, split, input_size, flip, heatmaps, seed, cache_images)
+
+    @property
+    def items(self) -> np.ndarray:
+        """(N,) int64 item of every sample, in dataset order: what retrieval metrics compare."""
+        return self.annotations.item_index[self.rows].astype(np.int64)
+
+    def _annotations(self, rows: np.ndarray):
+        points, codes, visible, labelled, labels = super()._annotations(rows)
+        labels["item"] = torch.from_numpy(self.annotations.item_index[rows].astype(np.int64))
+        return points, codes, visible, labelled, labels
 
 
 class FashionAIDataset(_KeypointImageDataset):

@@ -3,8 +3,10 @@
 What it covers: the bytes of every annotation / list file the reader read, each under its name
 relative to the dataset root (DeepFashion-C: Anno/list_*.txt and Eval/list_eval_partition.txt;
 FLD: Anno/list_landmarks.txt, Anno/list_bbox.txt when present and the partition; FashionAI:
-Annotations/{train,val,test}.csv). These decide which images are in which split and every label,
-box and landmark the models learn from. Moving the tree elsewhere keeps the fingerprint.
+Annotations/{train,val,test}.csv; In-shop: Anno/list_bbox_inshop.txt, Anno/list_landmarks_inshop.txt
+and the partition, which holds the item ids and the query / gallery split). These decide which
+images are in which split and every label, box and landmark the models learn from. Moving the
+tree elsewhere keeps the fingerprint.
 
 What it leaves out: the images. Hashing DeepFashion's 289k images would take minutes at every
 notebook start, and an image changes without its annotations only when the tree is regenerated
@@ -28,15 +30,15 @@ _CHUNK = 1 << 20
 def annotation_files(source: Any) -> list[tuple[str, Path]]:
     """(name relative to the dataset root, path) of every annotation file `source` was read from, sorted.
 
-    source: a SplitDatasets (fashion_core.data.splits), one split's dataset (it carries the
-    annotations of the whole tree), or the annotations themselves: DeepFashion-C / FLD
+    source: a SplitDatasets or InShopSplits (fashion_core.data.splits), one split's dataset (it carries
+    the annotations of the whole tree), or the annotations themselves: DeepFashion-C / FLD / In-shop
     annotations (their `files`), FashionAI annotations (their `path`), or a mapping of them.
     """
     annotations = getattr(source, "annotations", source)
     if isinstance(annotations, Mapping):  # FashionAI: split -> annotations, one CSV each
         return sorted({item for value in annotations.values() for item in annotation_files(value)})
     files = getattr(annotations, "files", None)
-    if isinstance(files, Mapping):  # DeepFashion-C / FLD: role ("Anno/list_bbox.txt") -> path
+    if isinstance(files, Mapping):  # DeepFashion-C / FLD / In-shop: role ("Anno/list_bbox.txt") -> path
         return sorted((str(role), Path(path)) for role, path in files.items())
     path = getattr(annotations, "path", None)
     if path is not None:
@@ -47,16 +49,16 @@ def annotation_files(source: Any) -> list[tuple[str, Path]]:
             name = path.name
         return [(name, path)]
     raise TypeError(f"cannot tell which annotation files {type(source).__name__} was read from: expected "
-                    "a SplitDatasets, a split dataset or DeepFashion / FLD / FashionAI annotations")
+                    "a SplitDatasets, a split dataset or DeepFashion / FLD / FashionAI / In-shop annotations")
 
 
 def data_fingerprint(*sources: Any) -> str:
     """sha256 (64 hex digits) over the annotation files of every source, in the order given.
 
     Several sources (e.g. DAFE's DeepFashion-C and FLD trees) give one fingerprint that changes
-    when any of their annotation files does. A SplitDatasets whose training split does not flip
-    (Liu & Lu's authors train without flips), or that keeps some FashionAI categories only
-    (fashionai.keep_categories), gets another fingerprint: the same files, other samples.
+    when any of their annotation files does. A SplitDatasets or InShopSplits whose training split
+    does not flip (Liu & Lu's authors train without flips), or that keeps some FashionAI categories
+    only (fashionai.keep_categories), gets another fingerprint: the same files, other samples.
     """
     if not sources:
         raise ValueError("data_fingerprint needs at least one dataset")

@@ -4,18 +4,27 @@
 - majority class: categories ranked by training-set frequency, the same for every image;
 - frequency prior: attributes ranked by training-set frequency, the same for every image.
 All are scored with the same functions and protocol as the models (fashion_core.metrics.evaluation).
+
+In-shop retrieval (fashion_core.metrics.inshop), scored with the models' inshop_top{k}:
+- random: Gaussian embeddings (a model that learned nothing), averaged over repeats;
+- colour histogram: each crop's joint RGB histogram, what a model gets from colour alone.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+import torch
 from PIL import Image
 
+from fashion_core.data.datasets import denormalize
 from fashion_core.metrics.evaluation import (
     attribute_metrics,
     category_metrics,
     fashionai_landmark_metrics,
     landmark_metrics,
 )
+from fashion_core.metrics.inshop import INSHOP_TOPK, inshop_retrieval_metrics
 
 
 def crop_normalised_landmarks(annotations, rows: np.ndarray) -> np.ndarray:
@@ -90,3 +99,54 @@ def fashionai_mean_shape_metrics(train_annotations, test_annotations) -> dict[st
     return {"mean_shape": fashionai_landmark_metrics(prediction * test_sizes[:, None, :], test_annotations.keypoints,
                                                      test_annotations.visibility, test_annotations.category,
                                                      image_size=test_sizes)}
+
+
+def random_embeddings(n: int, dim: int, seed: int | Sequence[int]) -> np.ndarray:
+    """(n, dim) float64 L2-normalised Gaussian embeddings from numpy's default_rng(seed)."""
+    if n < 0 or dim < 1:
+        raise ValueError(f"random_embeddings needs n >= 0 and dim >= 1, got n={n}, dim={dim}")
+    embeddings = np.random.default_rng(seed).standard_normal((n, dim))
+    return embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)
+
+
+def colour_histogram_embeddings(dataset, bins: int = 8, batch_size: int = 64) -> np.ndarray:
+    """(N, bins**3) float64: per sample, the L2-normalised joint RGB histogram of the crop the dataset yields.
+
+    The crop is the sample's `image` denormalised back to uint8 (datasets.denormalize), so it sees
+    exactly the pixels a model sees (bbox crop, resize; a training flip would not change it). Channel
+    value v falls in bin v * bins // 256.
+    """
+    if not 1 <= bins <= 256:
+        raise ValueError(f"bins must be in [1, 256], got {bins}")
+    rows = []
+    for start in range(0, len(dataset), batch_size):
+        samples = dataset.__getitems__(list(range(start, min(start + batch_size, len(dataset)))))
+        pixels = denormalize(torch.stack([sample["image"] for sample in samples])).astype(np.int64) * bins // 256
+        codes = (pixels[..., 0] * bins + pixels[..., 1]) * bins + pixels[..., 2]
+        for image_codes in codes.reshape(len(samples), -1):
+            rows.append(np.bincount(image_codes, minlength=bins ** 3).astype(np.float64))
+    histograms = np.stack(rows) if rows else np.zeros((0, bins ** 3))
+    return histograms / np.linalg.norm(histograms, axis=1, keepdims=True)
+
+
+def inshop_baseline_metrics(query_set, gallery_set, ks: Sequence[int] = INSHOP_TOPK, seed: int = 0, *,
+                            repeats: int = 5, dim: int = 128, bins: int = 8) -> dict[str, dict[str, float]]:
+    """{"random": {inshop_top{k}: ...}, "colour_histogram": {...}} on an In-shop query and gallery dataset.
+
+    random: mean over `repeats` draws of random_embeddings(Q + G, dim, (seed, repeat)); colour
+    histogram: colour_histogram_embeddings with `bins` per channel. Both ranked by
+    metrics.inshop.inshop_retrieval_metrics (cosine, ties to the lower gallery index).
+    """
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    query_items, gallery_items = query_set.items, gallery_set.items
+    n_query = len(query_items)
+    draws = []
+    for repeat in range(repeats):
+        embeddings = random_embeddings(n_query + len(gallery_items), dim, (seed, repeat))
+        draws.append(inshop_retrieval_metrics(embeddings[:n_query], query_items, embeddings[n_query:], gallery_items,
+                                              ks))
+    random = {key: float(np.mean([draw[key] for draw in draws])) for key in draws[0]}
+    histogram = inshop_retrieval_metrics(colour_histogram_embeddings(query_set, bins), query_items,
+                                         colour_histogram_embeddings(gallery_set, bins), gallery_items, ks)
+    return {"random": random, "colour_histogram": histogram}
