@@ -52,6 +52,17 @@ def build_variant(variant: Variant, settings: Settings, num_categories: int, num
     return build_model(variant.model, **model_kwargs(variant, settings, num_categories, num_attributes))
 
 
+def set_training_statistics(model: torch.nn.Module, train_set) -> None:
+    """Give a model the statistics of the split it trains on that its loss needs, before training.
+
+    FashionNet's weighted attribute loss weighs positives by the negatives-to-positives ratio of
+    the training labels (FashionNet.set_training_attributes); other models need nothing. The
+    statistics come from train_set alone (its annotation rows), never from validation or test.
+    """
+    if getattr(model, "needs_training_attributes", False):
+        model.set_training_attributes(train_set.annotations.attributes[train_set.rows])
+
+
 def checkpoint_spec(settings: Settings, variant: Variant, seed: int, model: torch.nn.Module, num_categories: int,
                     num_attributes: int) -> CheckpointSpec:
     """The checkpoints of one (row, seed) run: reports/<profile>/checkpoints/<key>-seed<s>-<hash>-e<E>.pt.
@@ -79,6 +90,7 @@ def train_and_score(variant: Variant, settings: Settings, seed: int, train_set, 
     scorer: predictions -> metric dict (default: evaluation.score with attribute_types).
     """
     model = build_variant(variant, settings, num_categories, len(attribute_types), seed)
+    set_training_statistics(model, train_set)
     train_set.seed = seed  # the random flips differ per seed, like the initialisation
     started = time.perf_counter()
     # announce=False: a notebook executed again finds its checkpoints complete; its output must not change.

@@ -116,9 +116,9 @@ def test_merge_keys_may_be_overridden(tmp_path):
     ("dafe_train", "variants", "[full, full]", "a non-empty list of distinct entries, each a non-empty string"),
     ("dafe_train", "benchmarks", "[FLD, COCO]",
      "a non-empty list of distinct entries, each one of 'DeepFashion-C', 'FLD'"),
-    ("fashionnet_train", "loss_schedule_switch_epoch", "-1", "an integer >= 0"),
-    ("fashionnet_train", "stage1_landmark_weight", "0.0", "a number > 0"),
-    ("fashionnet_train", "stage2_landmark_weight", "-1.0", "a number > 0"),
+    ("fashionnet_train", "step1_epochs", "0", "an integer >= 1"),
+    ("fashionnet_train", "step2_epochs", "-1", "an integer >= 1"),
+    ("fashionnet_train", "attribute_loss", "focal", "one of 'weighted', 'weighted_per_attribute', 'bce'"),
     ("liu2018_train", "landmark_loss_weight", "0.0", "a number > 0"),
     ("fpm_train", "stages", "0", "an integer >= 1"),
     ("fpm_train", "regression_landmark_weight", "-10.0", "a number > 0"),
@@ -199,7 +199,7 @@ def test_every_parameter_of_every_notebook_is_decided():
 def test_names_written_out_in_params_match_their_sources():
     from fashion_core.engine import trainer
     from fashion_core.experiments.variants import BENCHMARK_SUFFIXES
-    from fashion_core.models import m2fashion, resnet, vgg
+    from fashion_core.models import fashionnet, m2fashion, resnet, vgg
 
     assert params.OPTIMIZERS == trainer.OPTIMIZERS
     assert params.LR_SCHEDULES == trainer.LR_SCHEDULES
@@ -210,6 +210,7 @@ def test_names_written_out_in_params_match_their_sources():
     assert params.GALLERY_CONDITIONS == m2fashion.GALLERY_CONDITIONS
     assert params.TRIPLET_RULES == m2fashion.TRIPLET_RULES
     assert params.BENCHMARKS == tuple(BENCHMARK_SUFFIXES)
+    assert params.ATTRIBUTE_LOSSES == fashionnet.ATTRIBUTE_LOSSES
 
 
 # ---- the training CLI ---------------------------------------------------------------------------------

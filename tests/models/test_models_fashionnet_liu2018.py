@@ -102,6 +102,7 @@ def test_registry():
 def test_fashionnet_shapes_tiny():
     model = build_model("fashionnet", num_categories=5, num_attributes=7, embedding_dim=16, **TINY)
     batch = _fake_batch(2, 32, 5, 7)
+    model.set_training_attributes(batch["attributes"])
     outputs = model(batch["image"])
     _check_outputs(model, outputs, 2, 32, 5, 7)
     assert outputs["embedding"].shape == (2, 16)
@@ -152,6 +153,8 @@ def test_wrong_input_size_is_refused():
 def test_overfits_eight_images(synth_batch, name, variant):
     batch, num_categories, num_attributes = synth_batch
     model = build_model(name, num_categories=num_categories, num_attributes=num_attributes, **DEFAULT, **variant)
+    if name == "fashionnet":
+        model.set_training_attributes(batch["attributes"])
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     model.train()
     losses = []
@@ -168,6 +171,7 @@ def test_fashionnet_pools_at_predicted_landmarks(synth_batch):
     batch, num_categories, num_attributes = synth_batch
     model = build_model("fashionnet", num_categories=num_categories, num_attributes=num_attributes,
                         **DEFAULT).eval()
+    model.set_training_attributes(batch["attributes"])
     with torch.no_grad():
         outputs = model(batch["image"])
         # Ground truth changed arbitrarily: forward outputs cannot change, only the loss.
@@ -292,7 +296,8 @@ def test_loss_fn_unwraps_ddp(tmp_path):
 
 
 def test_fashionnet_loss_schedule():
-    model = build_model("fashionnet", num_categories=5, num_attributes=7, **TINY, loss_schedule_switch_epoch=2)
+    model = build_model("fashionnet", num_categories=5, num_attributes=7, **TINY, loss_schedule="single_switch",
+                        loss_schedule_switch_epoch=2, attribute_loss="bce")
     assert model.loss_weights(0) == model.loss_weights(1)
     first, second = model.loss_weights(1), model.loss_weights(2)
     assert first["landmark"] > second["landmark"] and first["category"] < second["category"]
@@ -329,6 +334,8 @@ def test_occluded_landmarks_do_not_enter_the_landmark_loss(name, visible_flag):
     """A wrong prediction for an occluded landmark (code 1) costs nothing; for a visible one (code 0) it does."""
     model = build_model(name, num_categories=5, num_attributes=7, **TINY).eval()
     batch = _mask_batch(32, visible_flag)
+    if name == "fashionnet":
+        model.set_training_attributes(batch["attributes"])
     with torch.no_grad():
         outputs = model(batch["image"])
         if name == "liu2018":  # the branch starts at all-zero maps: give every map some structure
