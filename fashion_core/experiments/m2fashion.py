@@ -8,7 +8,10 @@ fashion_core.metrics / evaluation, the retrieval protocol of fashion_core.metric
 Protocol of the numbers this writes (test split, no random transform):
 - category top-1/3/5 and attribute recall@3/@5 (DeepFashion micro recall, per type and "all")
   with a fraction `known_fraction` of each image's labels revealed as input (0 by default: every
-  label unknown); revealed labels are neither ranked nor counted (evaluation.attribute_metrics_on_unknown);
+  label unknown); revealed labels are neither ranked nor counted (evaluation.attribute_metrics_on_unknown).
+  Training reveals labels by the label-mask rule of fashion_core.models.m2fashion (about 37.5% on
+  average, almost never none) plus a share `all_unknown_share` of samples revealing none; the
+  metrics JSON records both sides under "label_states" (:func:`label_state_summary`);
 - the known-label sweep: the same at each fraction f of `known_fractions`, keys ``known<100f>_<metric>``,
   and, as the control, ``known<100f>_uninformed_<metric>``: the same labels left out of the scoring
   but NOT given to the model (every state unknown). The reveal is a pure function of
@@ -45,7 +48,13 @@ from fashion_core.metrics.evaluation import (
     classification_validation_score,
 )
 from fashion_core.models.inference import model_device, unwrap
-from fashion_core.models.m2fashion import label_mask, label_states, revealed_labels, sample_triplets
+from fashion_core.models.m2fashion import (
+    label_mask,
+    label_mask_statistics,
+    label_states,
+    revealed_labels,
+    sample_triplets,
+)
 
 PAPER = "m2fashion"
 BENCHMARK = "DeepFashion-C"
@@ -58,7 +67,10 @@ class Options:
     feature_stride: int = 16
     similarity: str = "cosine"
     gallery_condition: str = "query"
-    triplet_rule: str = "same_value"
+    triplet_rule: str = "shared_attribute"
+    # The workbook's choice, not the paper's (0: the paper's rule alone): a quarter of the training samples
+    # reveal no label, the input the main test numbers are measured with.
+    all_unknown_share: float = 0.25
     known_fraction: float = 0.0
     known_fractions: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75)
     reveal_seed: int = 0
@@ -67,14 +79,17 @@ class Options:
 
 
 def model_variant(variant: Variant, options: Options, num_types: int) -> Variant:
-    """The variant with the notebook's trunk stride, similarity, triplet rule and gallery condition in its kwargs.
+    """The variant with the notebook's trunk stride, similarity, triplet rule (and for M2Fashion its gallery
+    condition and all-unknown share) in its kwargs.
 
-    They are recorded in the metrics JSON and are part of each checkpoint's identity.
+    They are recorded in the metrics JSON and are part of each checkpoint's identity. The retrieval
+    baselines take no attribute states, so the label masks (all_unknown_share) do not change them.
     """
     kwargs = {**variant.model_kwargs, "feature_stride": int(options.feature_stride), "similarity": options.similarity,
               "triplet_rule": options.triplet_rule}
     if variant.model == "m2fashion":
         kwargs["gallery_condition"] = options.gallery_condition
+        kwargs["all_unknown_share"] = float(options.all_unknown_share)
     if variant.model == "retrieval_baseline":
         kwargs["num_conditions"] = int(num_types)
     return dataclasses.replace(variant, model_kwargs=kwargs)
@@ -88,14 +103,17 @@ def has_heads(model) -> bool:
 class LabelMaskDataset(Dataset):
     """A CategoryAttributeDataset's samples plus what M2Fashion training needs.
 
-    Added keys: states (K,) in {-1, 0, +1} from the label mask of (seed, epoch, row); unknown (K,)
-    bool; type_values (T,) the value ids of fashion_core.metrics.retrieval (for the triplets);
-    condition_states (T, K) the condition of each of the image's values.
+    Added keys: states (K,) in {-1, 0, +1} from the label mask of (seed, epoch, row,
+    all_unknown_share), what the classification heads are given; unknown (K,) bool, the labels
+    L_attribute counts; type_values (T,) the value ids of fashion_core.metrics.retrieval (for the
+    triplets); condition_states (T, K) the condition of each of the image's values, what the
+    triplets are embedded under (training_loss).
     """
 
-    def __init__(self, base, seed: int):
+    def __init__(self, base, seed: int, all_unknown_share: float = 0.0):
         self.base = base
         self.seed = int(seed)
+        self.all_unknown_share = float(all_unknown_share)
         self.epoch = 0
         base.seed = self.seed  # the flips differ per seed, like the initialisation
         annotations = base.annotations
@@ -119,7 +137,7 @@ class LabelMaskDataset(Dataset):
         samples = self.base.__getitems__(items)
         for sample in samples:
             row = int(sample["index"])
-            unknown = label_mask(self.seed, self.epoch, row, self.num_labels)
+            unknown = label_mask(self.seed, self.epoch, row, self.num_labels, self.all_unknown_share)
             sample["unknown"] = torch.from_numpy(unknown)
             sample["states"] = torch.from_numpy(label_states(sample["attributes"].numpy(), ~unknown))
             sample["type_values"] = torch.from_numpy(self.type_values[row])
@@ -131,15 +149,17 @@ def training_loss(model, batch: dict[str, torch.Tensor], epoch: int) -> dict[str
     """fit's loss_fn for M2Fashion and the retrieval baselines: triplets from the batch, one forward, the loss.
 
     The triplets follow the model's ``triplet_rule`` (fashion_core.models.m2fashion.triplet_candidates).
+    States: the classification heads get every image's own label mask (batch["states"]); the
+    triplets' embeddings get condition states only (condition_states below), never an image's own
+    labels: the anchor its value of the chosen type t, positive and negative what retrieval gives a
+    gallery image, the anchor's states (M2Fashion's gallery_condition "query") or every label
+    unknown ("unknown"). The retrieval baselines read the type t alone (condition_types).
     """
-    triplets = sample_triplets(batch["type_values"], attributes=batch["attributes"],
-                               rule=getattr(unwrap(model), "triplet_rule", "same_value"))
+    triplets = sample_triplets(batch["type_values"], attributes=batch["attributes"], rule=unwrap(model).triplet_rule)
     anchors, types = triplets[:, 0], triplets[:, 3]
     index = triplets[:, :3].T.reshape(-1)                        # [anchors; positives; negatives]
-    # The anchor states its value of the chosen type; positive and negative get what retrieval gives the
-    # gallery: the anchor's values (gallery_condition "query") or no label ("unknown").
     anchor_states = batch["condition_states"][anchors, types]
-    other_states = anchor_states if getattr(unwrap(model), "gallery_condition", "unknown") == "query" \
+    other_states = anchor_states if getattr(unwrap(model), "gallery_condition", None) == "query" \
         else torch.zeros_like(anchor_states)
     condition = torch.cat([anchor_states, other_states, other_states])
     outputs = model(batch["image"], batch["states"], condition_index=index, condition_types=types.repeat(3),
@@ -282,7 +302,8 @@ def train_and_evaluate(variant: Variant, settings: Settings, seed: int, data, op
                                       len(annotations.attribute_names), seed)
     validate = options.validate and has_heads(model)
     started = time.perf_counter()
-    result = fit(model, training_loss, LabelMaskDataset(data.train, seed), settings.train_config(seed),
+    result = fit(model, training_loss, LabelMaskDataset(data.train, seed, options.all_unknown_share),
+                 settings.train_config(seed),
                  checkpoint=runs.checkpoint_spec(settings, variant, seed, model, len(annotations.category_names),
                                                  len(annotations.attribute_names)), announce=False,
                  val_set=data.val if validate else None, evaluate=validation_metrics if validate else None)
@@ -314,10 +335,37 @@ def baselines(data, options: Options) -> dict[str, Any]:
             "random_embedding": random}
 
 
+def label_state_summary(num_labels: int, options: Options) -> dict[str, float]:
+    """The label states of training (in expectation, models.m2fashion.label_mask_statistics) and of testing.
+
+    train_mean_revealed: the mean share of a training sample's labels given as input;
+    train_none_revealed: the share of training samples given no label; test_revealed: the share
+    of a test image's labels given as input for the main numbers (known_fraction).
+    """
+    train = label_mask_statistics(num_labels, options.all_unknown_share)
+    return {"num_labels": int(num_labels), "all_unknown_share": float(options.all_unknown_share),
+            "train_mean_revealed": train["mean_revealed"], "train_none_revealed": train["none_revealed"],
+            "test_revealed": float(options.known_fraction)}
+
+
+def label_state_caption(metrics_file: dict) -> str:
+    """One line for Table 1: what the recorded run revealed to the model in training and at test time."""
+    if "label_states" not in metrics_file:
+        raise KeyError("the m2fashion metrics file records no label_states: run the m2fashion_train notebook again")
+    states = metrics_file["label_states"]
+    return (f"Labels given as input: in training (K = {states['num_labels']}) {states['train_mean_revealed']:.1%} of a "
+            f"sample's labels on average, none for {states['train_none_revealed']:.1%} of the samples "
+            f"(all_unknown_share {states['all_unknown_share']:g}); at test time {states['test_revealed']:.0%} of an "
+            "image's labels for these numbers.")
+
+
 def write_metrics(settings: Settings, options: Options, results: ExperimentResults, computed_baselines: dict,
-                  quality: pd.DataFrame, protocol: pd.DataFrame):
+                  quality: pd.DataFrame, protocol: pd.DataFrame, num_labels: int):
+    """reports/<profile>/metrics/m2fashion.json: the shared layout plus options, baselines, quality bars,
+    the retrieval protocol and the label states (label_state_summary for the data's num_labels)."""
     return store.write_metrics(PAPER, settings, BENCHMARK, results, extra={
-        "options": dataclasses.asdict(options), "baselines": computed_baselines,
+        "options": dataclasses.asdict(options), "label_states": label_state_summary(num_labels, options),
+        "baselines": computed_baselines,
         "quality": quality.to_dict(orient="records"),
         "retrieval_protocol": {"definition": retrieval.__doc__.split("Chance level")[0].strip(),
                                "conditions": protocol.reset_index().to_dict(orient="records")}})

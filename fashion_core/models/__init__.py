@@ -5,9 +5,10 @@ Every model's ``forward(image)`` returns a dict and every model has
 :func:`loss_fn` trains any of them with fashion_core.engine.trainer.fit. What the dict holds depends on
 the paper: the landmark models (FashionNet, Liu & Lu, DAFE, FPM) return ``landmarks`` (N,L,2) in
 input pixels; FashionNet and Liu & Lu also return ``category_logits`` (N,C) and
-``attribute_logits`` (N,K) unless built with ``landmarks_only``; M2Fashion and the retrieval
-baselines (fashion_core.experiments.m2fashion trains them) take the attribute states as a second
-input and return category / attribute logits and an embedding.
+``attribute_logits`` (N,K) unless built with ``landmarks_only``; M2Fashion takes the attribute
+states as a second input and returns category / attribute logits and an embedding; its retrieval
+baselines (triplet network, CSN, ASEN-style) take the attribute type alone (the triplet network
+nothing) and return condition-specific embeddings (fashion_core.experiments.m2fashion trains them all).
 """
 from __future__ import annotations
 

@@ -34,32 +34,42 @@ Loss (Eq. 15, lambda = 1, gamma = 0.5): L = L_category + lambda L_attribute + ga
   sim(Z^a, Z^n)"); the hinge here is max(0, sim(a,n) - sim(a,p) + m), the direction the text states.
 
 Label masks (Sec. 3.3): per training sample |Y_u| is drawn uniformly from the integers in
-[ceil(0.25 K), K] and Y_u uniformly among the K labels; the rest are fed in as known states.
-:func:`label_mask` is a pure function of (seed, epoch, annotation row), :func:`revealed_labels`
-(the test-time reveal of a fraction of the labels) of (seed, row) and nested across fractions, so
-every run and every fraction sees the same labels.
+[ceil(0.25 K), K] and Y_u uniformly among the K labels; the rest are fed in as known states. On
+average a sample so reveals (K - (ceil(K/4) + K) / 2) / K of its labels (37.5% at K = 1000) and
+reveals none with probability 1 / (K - ceil(K/4) + 1) (1/751), while the main test numbers reveal
+none. ``all_unknown_share`` (not in the paper; 0 keeps the paper's rule) makes that share of the
+training samples reveal no label, the state the test-time input is in; the other samples keep
+the paper's draw, unchanged (:func:`label_mask_statistics` gives both expectations).
+:func:`label_mask` is a pure function of (seed, epoch, annotation row, all_unknown_share) and the
+samples left all-unknown at one share are among those at a larger one; :func:`revealed_labels`
+(the test-time reveal of a fraction of the labels) is one of (seed, row) and nested across
+fractions, so every run and every fraction sees the same labels.
 
 Triplets (Sec. 3.4) are formed inside each batch by :func:`sample_triplets`: an anchor and an
 attribute type t on which the anchor has a value (see fashion_core.metrics.retrieval), then a
 positive and a negative by ``triplet_rule``:
-- "shared_attribute", the paper's rule: the positive shares at least one positive attribute with
-  the anchor, the negative none (over all K attributes, whatever t is);
-- "same_value" (the default), a deviation from the paper: the positive has the anchor's value of
-  type t, the negative another value (or none). It matches the condition-specific relevance that
-  Table 3's retrieval scores, and it keeps negatives in the batch: where nearly every pair shares
-  some attribute (on SynthFashion half the images are "solid"), the paper's rule leaves few.
-The anchor is embedded under its condition, A = +1 on its type-t attributes, -1 on the other
-type-t attributes, 0 elsewhere. Positive and negative get the states retrieval gives the gallery
-(``gallery_condition``, below, and fashion_core.experiments.m2fashion.training_loss): the
-anchor's condition ("query") or every label unknown, A = 0 ("unknown").
+- "shared_attribute" (the default), the paper's rule: the positive shares at least one positive
+  attribute with the anchor, the negative none (over all K attributes, whatever t is), so t is
+  drawn among the anchor's types with a value;
+- "same_value", a deviation from the paper: the positive has the anchor's value of type t, the
+  negative another value (or none). It matches the condition-specific relevance that Table 3's
+  retrieval scores, and it keeps negatives in the batch: where nearly every pair shares some
+  attribute (on SynthFashion half the images are "solid"), the paper's rule leaves few.
+States in a training step (fashion_core.experiments.m2fashion.training_loss): the classification
+heads see every batch image under its own label mask (``states``: its known labels as +1 / -1, 0
+for the unknown ones). The triplets are embedded again from the same trunk features under their
+condition, never under an image's own labels: the anchor states its type-t value, A = +1 on its
+type-t attributes, -1 on the other type-t attributes, 0 elsewhere; positive and negative get
+exactly what retrieval gives a gallery image (``gallery_condition``, below): the anchor's states
+("query", the default) or every label unknown, A = 0 ("unknown").
 
 Retrieval embeddings (``gallery_condition``): Sec. 4.5 gives a query as "an image and two labels"
 and NOTES.md ranks gallery items by their *condition-specific* embeddings. "query" (the default)
 embeds the gallery under the query's stated values, as ASEN embeds both sides under the same
 condition: the condition is what the user looks for, the same input for every image, never a
-gallery image's own labels. Training matches it: anchor, positive and negative are all embedded
-under the anchor's values. "unknown" embeds the gallery (and the triplets' positive and negative)
-with every state unknown, so only the query side is conditioned.
+gallery image's own labels; the triplets' positive and negative are embedded under the
+anchor's states in the same way. "unknown" embeds the gallery (and the triplets' positive and
+negative) with every state unknown, so only the query side is conditioned.
 
 Not in the paper: ``feature_stride=16`` attends over C4 instead of C5, so a 64 px input gives a
 4 x 4 grid rather than 2 x 2 (the CPU profiles use it; the paper profile uses 32 at 224 px, 7 x 7).
@@ -80,7 +90,8 @@ from fashion_core.models.resnet import ResNetTrunk, build_resnet_trunk
 
 __all__ = ["M2Fashion", "build_m2fashion", "POOLINGS", "TASKS", "SIMILARITIES", "FEATURE_STRIDES", "GALLERY_CONDITIONS",
            "TRIPLET_RULES", "SpatialAttention", "ChannelAttention", "global_pool", "similarity", "triplet_loss",
-           "triplet_candidates", "sample_triplets", "label_mask", "revealed_labels", "min_unknown", "ConditionedTrunk"]
+           "triplet_candidates", "sample_triplets", "label_mask", "label_mask_statistics", "revealed_labels",
+           "min_unknown", "ConditionedTrunk"]
 
 POOLINGS = ("gmp", "gap")
 TASKS = ("joint", "category", "attribute")
@@ -103,16 +114,43 @@ def min_unknown(num_labels: int) -> int:
     return math.ceil(MIN_UNKNOWN_FRACTION * num_labels)
 
 
-def label_mask(seed: int, epoch: int, row: int, num_labels: int) -> np.ndarray:
-    """(K,) bool, True = unknown: a training sample's label mask, a pure function of (seed, epoch, row).
+def _checked_share(all_unknown_share: float) -> float:
+    if not 0.0 <= all_unknown_share <= 1.0:
+        raise ValueError(f"all_unknown_share must lie in [0, 1], got {all_unknown_share}")
+    return float(all_unknown_share)
 
-    |Y_u| is uniform on the integers [ceil(0.25 K), K]; which labels, uniform among the K.
+
+def label_mask(seed: int, epoch: int, row: int, num_labels: int, all_unknown_share: float = 0.0) -> np.ndarray:
+    """(K,) bool, True = unknown: a training sample's label mask, a pure function of its arguments.
+
+    With probability all_unknown_share every label is unknown. Otherwise (the paper's rule, which
+    draws every sample at share 0) |Y_u| is uniform on the integers [ceil(0.25 K), K]; which
+    labels, uniform among the K. The all-unknown draw has its own stream, so the paper's draw of a sample is the same at
+    every share, and a sample all-unknown at one share is all-unknown at every larger one.
     """
+    if _checked_share(all_unknown_share) > 0.0 and \
+            _rng("m2fashion-all-unknown", seed, epoch, row).random() < all_unknown_share:
+        return np.ones(num_labels, dtype=bool)
     rng = _rng("m2fashion-label-mask", seed, epoch, row)
     count = int(rng.integers(min_unknown(num_labels), num_labels + 1))
     unknown = np.zeros(num_labels, dtype=bool)
     unknown[rng.permutation(num_labels)[:count]] = True
     return unknown
+
+
+def label_mask_statistics(num_labels: int, all_unknown_share: float = 0.0) -> dict[str, float]:
+    """What :func:`label_mask` gives a training sample in expectation (exact, not sampled).
+
+    mean_revealed: the expected share of its K labels given as known states; none_revealed: the
+    probability that it reveals no label (every state unknown, as at test time with no reveal).
+    """
+    if num_labels < 1:
+        raise ValueError(f"num_labels must be at least 1, got {num_labels}")
+    share = _checked_share(all_unknown_share)
+    low = min_unknown(num_labels)
+    mean_unknown = (low + num_labels) / 2.0
+    return {"mean_revealed": (1.0 - share) * (num_labels - mean_unknown) / num_labels,
+            "none_revealed": share + (1.0 - share) / (num_labels - low + 1)}
 
 
 def revealed_labels(seed: int, row: int, num_labels: int, fraction: float) -> np.ndarray:
@@ -165,13 +203,14 @@ def triplet_loss(anchor: torch.Tensor, positive: torch.Tensor, negative: torch.T
 
 
 def triplet_candidates(type_values: torch.Tensor, attributes: torch.Tensor | None = None,
-                       rule: str = "same_value") -> tuple[torch.Tensor, torch.Tensor]:
+                       rule: str = "shared_attribute") -> tuple[torch.Tensor, torch.Tensor]:
     """(positives, negatives), each (B, B, T) bool: [a, j, t] = image j may serve anchor a under type t.
 
     type_values: (B, T) value ids (-1: no value); attributes: (B, K) 0/1, needed by "shared_attribute".
-    An anchor only takes types it has a value for. "same_value": positive has the anchor's value of
-    type t, negative another one or none. "shared_attribute" (the paper's): positive shares at least
-    one positive attribute with the anchor, negative none; the same for every t.
+    An anchor only takes types it has a value for. "shared_attribute" (the paper's, the default):
+    positive shares at least one positive attribute with the anchor, negative none; the same for
+    every t. "same_value" (a deviation): positive has the anchor's value of type t, negative another
+    one or none.
     """
     batch = type_values.shape[0]
     device = type_values.device
@@ -190,7 +229,7 @@ def triplet_candidates(type_values: torch.Tensor, attributes: torch.Tensor | Non
 
 
 def sample_triplets(type_values: torch.Tensor, generator: torch.Generator | None = None,
-                    attributes: torch.Tensor | None = None, rule: str = "same_value") -> torch.Tensor:
+                    attributes: torch.Tensor | None = None, rule: str = "shared_attribute") -> torch.Tensor:
     """(M, 4) long rows [anchor, positive, negative, type] from one batch.
 
     An anchor takes a type, uniformly among those where :func:`triplet_candidates` (by `rule`)
@@ -309,8 +348,12 @@ class M2Fashion(nn.Module):
     def __init__(self, trunk: ConditionedTrunk, num_categories: int, num_attributes: int, *, dim: int,
                  input_size: int, asa: bool = True, aca: bool = True, pooling: str = "gmp", tasks: str = "joint",
                  similarity: str = "cosine", margin: float = 0.2, attribute_weight: float = 1.0,
-                 triplet_weight: float = 0.5, gallery_condition: str = "query", triplet_rule: str = "same_value"):
+                 triplet_weight: float = 0.5, gallery_condition: str = "query", triplet_rule: str = "shared_attribute",
+                 all_unknown_share: float = 0.0):
         super().__init__()
+        # The label-mask rule the model is trained under (label_mask draws the masks in the training set):
+        # a builder argument like triplet_rule, so every checkpoint's identity records it.
+        self.all_unknown_share = _checked_share(all_unknown_share)
         if gallery_condition not in GALLERY_CONDITIONS:
             raise ValueError(f"gallery_condition must be one of {GALLERY_CONDITIONS}, got {gallery_condition!r}")
         self.gallery_condition = gallery_condition
@@ -419,14 +462,16 @@ def build_m2fashion(num_categories: int, num_attributes: int, *, backbone: str =
                     dim: int | None = None, feature_stride: int = 32, blocks: int = 1, asa: bool = True,
                     aca: bool = True, pooling: str = "gmp", tasks: str = "joint", similarity: str = "cosine",
                     margin: float = 0.2, attribute_weight: float = 1.0, triplet_weight: float = 0.5,
-                    gallery_condition: str = "query", triplet_rule: str = "same_value") -> M2Fashion:
+                    gallery_condition: str = "query", triplet_rule: str = "shared_attribute",
+                    all_unknown_share: float = 0.0) -> M2Fashion:
     """M2Fashion on a "resnet50" (torchvision; ImageNet weights if pretrained) or "resnet_mini" trunk.
 
     dim: d after the 1x1 conv (default round(512 * width), at least 16; 512 for the paper's ResNet-50).
     feature_stride: 32 attends over C5 (the paper), 16 over C4. blocks: BasicBlocks per resnet_mini stage.
     asa, aca, pooling ("gmp" | "gap"), tasks ("joint" | "category" | "attribute"): the ablation switches.
     similarity: "cosine" (the text) or "printed" (Eq. 13 as printed) in the triplet loss; margin m of the hinge.
-    triplet_rule: "shared_attribute" (the paper's) or "same_value", how training picks triplets (module docstring).
+    triplet_rule: "shared_attribute" (the paper's, the default) or "same_value", how training picks triplets.
+    all_unknown_share: the share of training samples whose label mask hides every label (0: the paper's rule).
     attribute_weight, triplet_weight: lambda and gamma of Eq. 15 (1 and 0.5 in the paper).
     gallery_condition: "query" or "unknown", the states retrieval embeds gallery images with (module docstring).
     """
@@ -438,5 +483,6 @@ def build_m2fashion(num_categories: int, num_attributes: int, *, backbone: str =
     model = M2Fashion(ConditionedTrunk(trunk, dim, feature_stride), num_categories, num_attributes, dim=dim,
                       input_size=input_size, asa=asa, aca=aca, pooling=pooling, tasks=tasks, similarity=similarity,
                       margin=margin, attribute_weight=attribute_weight, triplet_weight=triplet_weight,
-                      gallery_condition=gallery_condition, triplet_rule=triplet_rule)
+                      gallery_condition=gallery_condition, triplet_rule=triplet_rule,
+                      all_unknown_share=all_unknown_share)
     return model.to(memory_format=torch.channels_last)

@@ -5,7 +5,9 @@
 fashion_core.reporting.claims) to every claim in `claims.CLAIMS`, and puts the paper's own numbers beside
 the reproduced ones. A paper's numbers come only from fashion_core.reporting.reference; when the paper
 prints none for a row the cell says "not printed". A claim whose metrics file (or row, or
-metric) is missing is listed with the verdict "not run" and a note saying what to run.
+metric) is missing is listed with the verdict "not run" and a note saying what to run; so is one
+whose rows do not compare like for like (claims.scoring_problem), with the note saying why. Only
+the seeds both rows were trained with are scored (claims.aligned_values).
 """
 from __future__ import annotations
 
@@ -18,8 +20,19 @@ import pandas as pd
 from fashion_core.experiments.variants import BENCHMARK_SUFFIXES, PRODUCERS
 from fashion_core.paths import report_files
 from fashion_core.reporting.artifacts import format_per_seed, save_table
-from fashion_core.reporting.claims import CLAIMS, DOES_NOT_HOLD, HOLDS, INCONCLUSIVE, VERDICT_RULE, Claim, compare
+from fashion_core.reporting.claims import (
+    CLAIMS,
+    DOES_NOT_HOLD,
+    HOLDS,
+    INCONCLUSIVE,
+    VERDICT_RULE,
+    Claim,
+    aligned_values,
+    compare,
+    scoring_problem,
+)
 from fashion_core.reporting.reference import reference_rows
+from fashion_core.reporting.tables import data_label
 
 __all__ = ["VERDICT_RULE", "NOT_RUN", "NOT_PRINTED", "VERDICTS", "LEDGER_COLUMNS", "PAPER_ORDER", "LEDGER_TABLE",
            "all_claims", "load_metrics_files", "row_benchmark", "claims_ledger", "verdict_counts", "save_ledger"]
@@ -31,6 +44,8 @@ VERDICTS = (HOLDS, DOES_NOT_HOLD, INCONCLUSIVE, NOT_RUN)
 PAPER_ORDER = ("fashionnet", "liu2018", "dafe", "fpm", "m2fashion")
 # reports/<profile>/tables/<LEDGER_TABLE>.{csv,md}: the name the report index links.
 LEDGER_TABLE = "claims_ledger"
+# The ledger's "dataset" cell of SynthFashion rows; real rows name the benchmark (tables.data_label).
+LEDGER_SYNTHFASHION_TEXT = "{label} ({benchmark} format)"
 LEDGER_COLUMNS = ("paper", "claim", "source", "metric", "row A (claimed better)", "row B", "paper A", "paper B",
                   "paper numbers from", "reproduced A", "reproduced B", "seeds", "dataset", "profile", "verdict",
                   "note")
@@ -84,17 +99,19 @@ def row_benchmark(payload: dict[str, Any], row_key: str | None) -> str:
 
 
 def _dataset_text(payloads: list[tuple[dict[str, Any], str | None]]) -> str:
-    """'SynthFashion (DeepFashion-C format)' for (metrics payload, row key) pairs, distinct labels joined."""
+    """'SynthFashion (DeepFashion-C format)', or on the real data the benchmark itself ('DeepFashion FLD'), for
+    (metrics payload, row key) pairs, distinct labels joined."""
     labels = []
     for payload, row_key in payloads:
-        label = f"{payload.get('dataset_label', '?')} ({row_benchmark(payload, row_key)} format)"
+        label = data_label(payload, row_benchmark(payload, row_key), synthfashion_text=LEDGER_SYNTHFASHION_TEXT)
         if label not in labels:
             labels.append(label)
     return "; ".join(labels)
 
 
 def _missing(claim: Claim, metrics_files: dict[str, dict[str, Any]], profile: str) -> str | None:
-    """Why the claim cannot be evaluated on these files, or None when it can."""
+    """Why the claim cannot be evaluated on these files (a file, row or metric missing, or rows that do not
+    compare like for like: claims.scoring_problem), or None when it can."""
     for (file, key), metric in ((claim.row_a, claim.metric), (claim.row_b, claim.metric_b or claim.metric)):
         producer = PRODUCERS.get(file, f"{file}_train")
         if file not in metrics_files:
@@ -104,7 +121,7 @@ def _missing(claim: Claim, metrics_files: dict[str, dict[str, Any]], profile: st
             return f"metrics/{file}.json has no row {key!r}: the {producer} notebook did not train it in this profile"
         if metric not in rows[key].get("per_seed", {}):
             return f"metrics/{file}.json row {key!r} has no metric {metric!r}"
-    return None
+    return scoring_problem(claim, metrics_files)
 
 
 def claims_ledger(profile: str, metrics_files: dict[str, dict[str, Any]] | None = None) -> pd.DataFrame:
@@ -134,7 +151,7 @@ def claims_ledger(profile: str, metrics_files: dict[str, dict[str, Any]] | None 
             continue
         payload_a, payload_b = files[claim.row_a[0]], files[claim.row_b[0]]
         row_a, row_b = payload_a["rows"][claim.row_a[1]], payload_b["rows"][claim.row_b[1]]
-        values_a, values_b = row_a["per_seed"][claim.metric], row_b["per_seed"][metric_b]
+        values_a, values_b, seeds_note = aligned_values(row_a, claim.metric, row_b, metric_b)
         result = compare(claim.text, record["metric"], claim.better, row_a["name"], values_a, row_b["name"], values_b)
         profiles = "; ".join(dict.fromkeys(str(payload.get("profile", profile)) for payload in (payload_a, payload_b)))
         records.append({**record, "row A (claimed better)": row_a["name"], "row B": row_b["name"],
@@ -142,7 +159,7 @@ def claims_ledger(profile: str, metrics_files: dict[str, dict[str, Any]] | None 
                         "seeds": result.seeds,
                         "dataset": _dataset_text([(payload_a, claim.row_a[1]), (payload_b, claim.row_b[1])]),
                         "profile": profiles, "verdict": result.verdict,
-                        "note": f"{claim.better} is better"})
+                        "note": "; ".join(filter(None, (f"{claim.better} is better", seeds_note)))})
     return pd.DataFrame(records, columns=list(LEDGER_COLUMNS))
 
 

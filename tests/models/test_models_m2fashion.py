@@ -17,6 +17,7 @@ from fashion_core.metrics.retrieval import type_value_ids
 from fashion_core.models import build_model, MODEL_NAMES
 from fashion_core.models.m2fashion import (
     label_mask,
+    label_mask_statistics,
     label_states,
     min_unknown,
     revealed_labels,
@@ -31,7 +32,7 @@ TINY = {"backbone": "resnet_mini", "width": 0.0625, "input_size": 32, "feature_s
 DEFAULT = {"backbone": "resnet_mini", "width": 0.125, "input_size": 64, "feature_stride": 16}
 SWITCHES = [{}, {"asa": False}, {"aca": False}, {"asa": False, "aca": False}, {"pooling": "gap"},
             {"tasks": "category"}, {"tasks": "attribute"}, {"similarity": "printed"},
-            {"triplet_rule": "shared_attribute"}]
+            {"triplet_rule": "same_value"}, {"all_unknown_share": 0.5}]
 
 
 @pytest.fixture(autouse=True)
@@ -160,6 +161,63 @@ def test_same_seed_same_mask_and_epochs_differ():
     assert any(not np.array_equal(first, other) for other in others)
 
 
+def test_all_unknown_share_hides_every_label_of_that_share_of_samples_and_keeps_the_paper_draw_otherwise():
+    num_labels, rows = 67, range(3000)
+    paper = [label_mask(0, 1, row, num_labels) for row in rows]
+    for share in (0.25, 0.6):
+        masks = [label_mask(0, 1, row, num_labels, share) for row in rows]
+        hidden = np.array([mask.all() for mask in masks])
+        # The paper's rule alone leaves every label unknown with probability 1/51 here (|Y_u| = 67 of 17..67).
+        expected = label_mask_statistics(num_labels, share)
+        assert expected["none_revealed"] == pytest.approx(share + (1 - share) / 51)
+        assert hidden.mean() == pytest.approx(expected["none_revealed"], abs=0.03)
+        revealed = np.mean([1 - mask.mean() for mask in masks])
+        assert revealed == pytest.approx(expected["mean_revealed"], abs=0.01)
+        # The other samples get exactly the paper's draw.
+        for mask, original in zip(masks, paper):
+            if not mask.all():
+                np.testing.assert_array_equal(mask, original)
+    # Nested: a sample hidden at 0.25 is hidden at 0.6 too; share 0 is the paper's rule, share 1 hides all.
+    low = {row for row in rows if label_mask(0, 1, row, num_labels, 0.25).all()}
+    high = {row for row in rows if label_mask(0, 1, row, num_labels, 0.6).all()}
+    assert low <= high and len(high) > len(low)
+    for row in range(50):
+        np.testing.assert_array_equal(label_mask(0, 1, row, num_labels, 0.0), paper[row])
+        assert label_mask(0, 1, row, num_labels, 1.0).all()
+    with pytest.raises(ValueError, match="all_unknown_share"):
+        label_mask(0, 0, 0, num_labels, 1.5)
+
+
+def test_the_paper_rule_reveals_about_three_eighths_of_the_labels_and_almost_never_none():
+    statistics = label_mask_statistics(1000)
+    assert statistics["mean_revealed"] == pytest.approx(0.375)         # |Y_u| uniform on 250..1000
+    assert statistics["none_revealed"] == pytest.approx(1 / 751)
+    empirical = np.mean([1 - label_mask(3, 0, row, 1000).mean() for row in range(400)])
+    assert empirical == pytest.approx(0.375, abs=0.03)
+
+
+def test_the_label_states_are_recorded_and_captioned_from_the_run_s_own_settings():
+    options = m2.Options(all_unknown_share=0.5, known_fraction=0.25)
+    summary = m2.label_state_summary(1000, options)
+    assert summary == {"num_labels": 1000, "all_unknown_share": 0.5, "train_mean_revealed": pytest.approx(0.1875),
+                       "train_none_revealed": pytest.approx(0.5 + 0.5 / 751), "test_revealed": 0.25}
+    caption = m2.label_state_caption({"label_states": summary})
+    assert "in training (K = 1000) 18.8% of a sample's labels on average, none for 50.1% of the samples" in caption
+    assert "(all_unknown_share 0.5); at test time 25% of an image's labels" in caption
+    with pytest.raises(KeyError, match="run the m2fashion_train notebook again"):
+        m2.label_state_caption({})
+
+
+def test_all_unknown_share_reaches_m2fashion_s_kwargs_but_not_the_baselines():
+    options = m2.Options(all_unknown_share=0.4)
+    assert m2.model_variant(VARIANTS["m2fashion"]["full"], options, 3).model_kwargs["all_unknown_share"] == 0.4
+    assert _m2fashion(TINY, all_unknown_share=0.4).all_unknown_share == 0.4
+    for row in ("triplet", "csn", "asen"):  # they take no attribute states
+        assert "all_unknown_share" not in m2.model_variant(VARIANTS["m2fashion"][row], options, 3).model_kwargs
+    with pytest.raises(ValueError, match="all_unknown_share"):
+        _m2fashion(TINY, all_unknown_share=-0.1)
+
+
 def test_reveal_is_deterministic_nested_and_sized():
     for row in range(20):
         previous = np.zeros(67, bool)
@@ -240,13 +298,13 @@ def test_triplet_hinge_rewards_the_positive_being_closer():
 
 def test_sampled_triplets_follow_the_value_rule():
     values = torch.tensor([[0, 1], [0, -1], [1, 1], [0, 2], [2, -1], [-1, -1]])
-    triplets = sample_triplets(values, torch.Generator().manual_seed(0))
+    triplets = sample_triplets(values, torch.Generator().manual_seed(0), rule="same_value")
     assert len(triplets) > 0
     for anchor, positive, negative, kind in triplets.tolist():
         assert anchor != positive and values[anchor, kind] >= 0
         assert values[positive, kind] == values[anchor, kind] and values[negative, kind] != values[anchor, kind]
     assert 5 not in triplets[:, 0].tolist()  # no value of any type: never an anchor
-    np.testing.assert_array_equal(triplets, sample_triplets(values, torch.Generator().manual_seed(0)))
+    np.testing.assert_array_equal(triplets, sample_triplets(values, torch.Generator().manual_seed(0), rule="same_value"))
 
 
 # Four images, K = 5 attributes of two types (0, 0, 1, 1, 1). Image 0 has {0, 2}; 1 has {0, 3}
@@ -278,10 +336,22 @@ def test_the_paper_triplet_rule_positive_shares_an_attribute_negative_none():
         sample_triplets(values, attributes=RULE_ATTRIBUTES, rule="any")
 
 
+def test_the_paper_triplet_rule_is_the_default_everywhere():
+    assert m2.Options().triplet_rule == "shared_attribute"
+    assert _m2fashion(TINY).triplet_rule == "shared_attribute"
+    assert all(_baseline(TINY, condition).triplet_rule == "shared_attribute" for condition in ("none", "mask", "type"))
+    values = torch.from_numpy(type_value_ids(RULE_ATTRIBUTES.numpy(), RULE_TYPES))
+    for default, paper in zip(triplet_candidates(values, RULE_ATTRIBUTES),
+                              triplet_candidates(values, RULE_ATTRIBUTES, "shared_attribute")):
+        torch.testing.assert_close(default, paper)
+    with pytest.raises(ValueError, match="needs the batch's attributes"):
+        sample_triplets(values)  # the default rule needs them
+
+
 def test_the_triplet_rule_reaches_the_model_and_is_refused_when_unknown():
-    variant = m2.model_variant(VARIANTS["m2fashion"]["full"], m2.Options(triplet_rule="shared_attribute"), 3)
-    assert variant.model_kwargs["triplet_rule"] == "shared_attribute"
-    assert _m2fashion(TINY, triplet_rule="shared_attribute").triplet_rule == "shared_attribute"
+    variant = m2.model_variant(VARIANTS["m2fashion"]["full"], m2.Options(triplet_rule="same_value"), 3)
+    assert variant.model_kwargs["triplet_rule"] == "same_value"
+    assert _m2fashion(TINY, triplet_rule="same_value").triplet_rule == "same_value"
     with pytest.raises(ValueError, match="triplet_rule"):
         _m2fashion(TINY, triplet_rule="any")
 
@@ -300,15 +370,30 @@ def test_the_asen_style_embedding_has_unit_norm():
 
 # ----------------------------------------------------------------------------- training
 @pytest.fixture(scope="module")
-def synth_batch(tmp_path_factory):
-    """8 SynthFashion training images at 32 px with their label masks, collated into one batch."""
+def synth_annotations(tmp_path_factory):
+    """A SynthFashion tree with 8 training images (DeepFashion-C format), read."""
     root = tmp_path_factory.mktemp("synth_m2fashion") / "synthfashion"
     generate(root, n_train=8, n_val=2, n_test=2, size=64, seed=5, formats=("deepfashion_c",), workers=1,
              progress=False)
-    annotations = read_category_attribute(root / "deepfashion_c")
+    return read_category_attribute(root / "deepfashion_c")
+
+
+@pytest.fixture(scope="module")
+def synth_batch(synth_annotations):
+    """The 8 SynthFashion training images at 32 px with their label masks, collated into one batch."""
+    annotations = synth_annotations
     dataset = m2.LabelMaskDataset(CategoryAttributeDataset(annotations, "train", 32), seed=0)
     batch = default_collate([dataset[i] for i in range(len(dataset))])
     return batch, len(annotations.category_names), annotations.attributes.shape[1]
+
+
+def test_label_mask_dataset_draws_with_its_all_unknown_share(synth_annotations, synth_batch):
+    batch, _, _ = synth_batch
+    assert (batch["states"] != 0).any()  # share 0 (the paper's rule): some labels are given
+    hidden = m2.LabelMaskDataset(CategoryAttributeDataset(synth_annotations, "train", 32), seed=0, all_unknown_share=1.0)
+    for item in range(len(hidden)):
+        sample = hidden[item]
+        assert sample["unknown"].all() and (sample["states"] == 0).all()
 
 
 def test_overfits_eight_images(synth_batch):
@@ -333,14 +418,15 @@ def test_overfits_eight_images(synth_batch):
     assert (outputs["attribute_logits"][unknown_positive] > 0).float().mean() > 0.9
 
 
-@pytest.mark.parametrize("condition", ["none", "type"])
+@pytest.mark.parametrize("condition", ["none", "mask", "type"])
 def test_training_loss_trains_the_retrieval_baselines(synth_batch, condition):
     batch, num_categories, num_attributes = synth_batch
     model = build_model("retrieval_baseline", num_categories=num_categories, num_attributes=num_attributes, **TINY,
                         condition=condition)
     losses = m2.training_loss(model, batch, 0)
-    assert set(losses) == {"loss", "triplet"} and losses["loss"].requires_grad
-    model.triplet_rule = "shared_attribute"
+    penalties = {"embedding_norm", "mask_norm"} if condition == "mask" else set()
+    assert set(losses) == {"loss", "triplet"} | penalties and losses["loss"].requires_grad
+    model.triplet_rule = "same_value"
     assert torch.isfinite(m2.training_loss(model, batch, 0)["loss"])
     with pytest.raises(ValueError, match="triplets only"):
         model.compute_loss(model(batch["image"]), batch, 0)

@@ -15,6 +15,8 @@ from fashion_core.cli import run
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ("m2fashion_train", "m2fashion_tables", "m2fashion_attention")
+# m2fashion_tables sets M2Fashion beside the FashionNet and Liu & Lu rows and scores the claims against them.
+COMPARED = ("fashionnet_train", "liu2018_train")
 
 
 @pytest.mark.parametrize("notebook", ["m2fashion_tables", "m2fashion_attention"])
@@ -36,15 +38,17 @@ def test_missing_metrics_names_the_producer(tmp_path, monkeypatch):
 
 @pytest.fixture()
 def smoke_workbook(tmp_path, monkeypatch):
-    """A workbook with only the M2Fashion notebooks and the smoke SynthFashion data (shared, read-only)."""
+    """A workbook with the M2Fashion notebooks, the two train notebooks they compare with, and the smoke
+    SynthFashion data (shared, read-only)."""
     monkeypatch.setenv("FASHION_WORKBOOK_ROOT", str(tmp_path))
     (tmp_path / "notebooks").mkdir()
-    for name in NOTEBOOKS:
+    for name in (*NOTEBOOKS, *COMPARED):
         shutil.copy(REPO / "notebooks" / f"{name}.ipynb", tmp_path / "notebooks")
     for profile in ("smoke", "default", "paper"):
         (tmp_path / "params" / profile).mkdir(parents=True)
         shutil.copy(REPO / "params" / profile / "data.yaml", tmp_path / "params" / profile)
-    shutil.copy(REPO / "params" / "smoke" / "m2fashion_train.yaml", tmp_path / "params" / "smoke")
+    for name in ("m2fashion_train", *COMPARED):
+        shutil.copy(REPO / "params" / "smoke" / f"{name}.yaml", tmp_path / "params" / "smoke")
     data = REPO / "data" / "synthfashion" / "smoke"
     if not data.is_dir():
         pytest.skip("the smoke SynthFashion data is not generated (./run_all.sh --profile smoke makes it)")
@@ -55,7 +59,7 @@ def smoke_workbook(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_smoke_profile_runs_and_nbval_reproduces_it(smoke_workbook):
-    assert run.main(["--profile", "smoke", "--only", *NOTEBOOKS]) == 0
+    assert run.main(["--profile", "smoke", "--only", *COMPARED, *NOTEBOOKS]) == 0
     reports = smoke_workbook / "reports" / "smoke"
     recorded = experiments.load_metrics("smoke", "m2fashion")
     assert set(recorded["rows"]) == {variant.key for variant in experiments.VARIANTS["m2fashion"].values()}
