@@ -216,6 +216,7 @@ SIMILARITIES = ("printed", "cosine")  # fashion_core.models.m2fashion.SIMILARITI
 GALLERY_CONDITIONS = ("query", "unknown")  # fashion_core.models.m2fashion.GALLERY_CONDITIONS
 TRIPLET_RULES = ("shared_attribute", "same_value")  # fashion_core.models.m2fashion.TRIPLET_RULES
 BENCHMARKS = ("DeepFashion-C", "FLD")  # fashion_core.experiments.variants.BENCHMARK_SUFFIXES
+ATTRIBUTE_LOSSES = ("weighted", "weighted_per_attribute", "bce")  # fashion_core.models.fashionnet.ATTRIBUTE_LOSSES
 # Input sizes: DAFE needs a multiple of 32 (its decoder adds C5 upsampled x2 to C4, and so on down to C2);
 # Liu & Lu and FPM need a multiple of 8 (their stride-8 maps), FashionNet at least 32 (five 2x2 poolings),
 # M2Fashion a multiple of its feature_stride and twice it at least (see RELATIONS). One rule serves every
@@ -353,9 +354,9 @@ CONSTRAINTS: dict[str, Any] = {
     "similarity": OneOf(SIMILARITIES),
     "gallery_condition": OneOf(GALLERY_CONDITIONS),
     "triplet_rule": OneOf(TRIPLET_RULES),
-    "loss_schedule_switch_epoch": NON_NEGATIVE_INTEGER,
-    "stage1_landmark_weight": POSITIVE_NUMBER,
-    "stage2_landmark_weight": POSITIVE_NUMBER,
+    "attribute_loss": OneOf(ATTRIBUTE_LOSSES),
+    "step1_epochs": POSITIVE_INTEGER,  # FashionNet's alternating schedule: each cycle's step-1 epochs ...
+    "step2_epochs": POSITIVE_INTEGER,  # ... then its step-2 epochs
     "regression_landmark_weight": POSITIVE_NUMBER,
     "landmark_loss_weight": POSITIVE_NUMBER,
     # experiments: the row keys themselves are checked against VARIANTS by experiments.variants
@@ -366,6 +367,7 @@ CONSTRAINTS: dict[str, Any] = {
     "benchmark": OneOf(BENCHMARKS),
     "known_fraction": FRACTION,
     "known_fractions": ListOf(FRACTION),
+    "all_unknown_share": Number(0, 1, low_open=False, high_open=False),  # M2Fashion training samples revealing no label
     "reveal_seed": NON_NEGATIVE_INTEGER,
     "query_every": Integer(2),  # every query_every-th image is a query: 1 would leave no gallery
     # notebooks' figures

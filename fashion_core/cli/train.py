@@ -26,6 +26,7 @@ from fashion_core.data.vocab import FASHIONAI_CATEGORIES
 from fashion_core.engine.sharded import ShardedEvaluation, evaluate_dataset
 from fashion_core.engine.trainer import TrainConfig, checkpoint_spec, fit, resolve_device
 from fashion_core.experiments import m2fashion as m2
+from fashion_core.experiments.runs import set_training_statistics
 from fashion_core.experiments.variants import VARIANTS
 from fashion_core.io import FolderLockedError, folder_lock, write_json_atomic, write_text_atomic
 from fashion_core.metrics import evaluation, retrieval
@@ -130,10 +131,9 @@ def _cli_data(args: argparse.Namespace, data_format: str, input_size: int, cache
     root = Path(args.data)
     if (root / data_format).is_dir():  # a SynthFashion root
         root = root / data_format
-    if data_format == "deepfashion_c":
-        data = splits.load_deepfashion_c(root, input_size, cache_images, flip_train=train_flips)
-    else:
-        data = {"fld": splits.load_fld, "fashionai": splits.load_fashionai}[data_format](root, input_size, cache_images)
+    loader = {"deepfashion_c": splits.load_deepfashion_c, "fld": splits.load_fld,
+              "fashionai": splits.load_fashionai}[data_format]
+    data = loader(root, input_size, cache_images, flip_train=train_flips)
     # As the notebooks do: every image of every split opens and fits its annotations before any epoch runs.
     data.check_images()
     return data
@@ -174,9 +174,8 @@ def _cli_setup(args: argparse.Namespace) -> dict[str, Any]:
     data.train.seed = args.seed  # the random flips differ per seed, like the initialisation (as in the notebooks)
     attribute_types: Any = ()
     if args.model == "fashionnet":
-        kwargs.update(loss_schedule_switch_epoch=params["loss_schedule_switch_epoch"],
-                      stage1_weights={"landmark": params["stage1_landmark_weight"]},
-                      stage2_weights={"landmark": params["stage2_landmark_weight"]})
+        kwargs.update(attribute_loss=params["attribute_loss"], loss_schedule="alternating",
+                      schedule_cycle=(params["step1_epochs"], params["step2_epochs"]))
     if args.model == "liu2018":
         kwargs["landmark_weight"] = params["landmark_loss_weight"]
     if args.model == "fpm":
@@ -192,14 +191,15 @@ def _cli_setup(args: argparse.Namespace) -> dict[str, Any]:
         counts = (0, 0)
     if args.model in ("m2fashion", "retrieval_baseline"):
         options = m2.Options(feature_stride=params["feature_stride"], similarity=params["similarity"],
-                             triplet_rule=params["triplet_rule"])
+                             triplet_rule=params["triplet_rule"], all_unknown_share=params["all_unknown_share"])
         kwargs = m2.model_variant(variant, options, len(retrieval.type_codes(annotations.attribute_types))).model_kwargs
-        loss, train_set = m2.training_loss, m2.LabelMaskDataset(data.train, args.seed)
+        loss, train_set = m2.training_loss, m2.LabelMaskDataset(data.train, args.seed, options.all_unknown_share)
     validation, test = _evaluations(args.model, data_format, data, attribute_types)
     torch.manual_seed(args.seed)
     model = build_model(variant.model, num_categories=counts[0], num_attributes=counts[1], backbone=params["backbone"],
                         width=params["width"], input_size=params["input_size"], pretrained=params["pretrained"],
                         weights_path=params["weights_path"] or None, **kwargs)
+    set_training_statistics(model, data.train)
     return dict(params=params, data=data, data_format=data_format, model=model, loss=loss, train_set=train_set,
                 validation=validation, test=test, variant=variant, model_kwargs=kwargs)
 

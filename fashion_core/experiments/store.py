@@ -50,6 +50,16 @@ class ExperimentResults:
         return mean.join(std.add_suffix("_std"))
 
 
+# Every SynthFashion profile's dataset_label (params/<profile>/data.yaml) starts with this, and no real
+# one does (tests/reporting/test_data_labels.py checks every profile), so a label tells its source.
+SYNTHFASHION_LABEL = "SynthFashion"
+
+
+def data_source(dataset_label: str) -> str:
+    """'synthfashion' for a SynthFashion label ('SynthFashion', 'SynthFashion-smoke'), 'real' for any other."""
+    return "synthfashion" if dataset_label.startswith(SYNTHFASHION_LABEL) else "real"
+
+
 def metrics_path(profile: str, paper: str) -> Path:
     """Where reports/<profile>/metrics/<paper>.json is read (this run's staged copy first)."""
     return report_file(profile, "metrics", f"{paper}.json")
@@ -88,6 +98,8 @@ def write_metrics(paper: str, settings: Settings, benchmark: str, results: Exper
     payload = {
         "paper": paper,
         "dataset_label": settings.dataset_label,
+        # Whether the numbers are SynthFashion's or the real benchmark's: reporting names the column by it.
+        "source": data_source(settings.dataset_label),
         "benchmark": benchmark,
         "profile": settings.profile,
         "settings": {key: value for key, value in dataclasses.asdict(settings).items()

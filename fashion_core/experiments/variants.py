@@ -78,6 +78,8 @@ VARIANTS: dict[str, dict[str, Variant]] = {
         # Table 3's retrieval baselines, on the same trunk and triplets (fashion_core.models.retrieval_baselines).
         "triplet": Variant("m2fashion_triplet", "Triplet network (unconditioned)", "retrieval_baseline",
                            {"condition": "none"}),
+        "csn": Variant("m2fashion_csn", "CSN (conditional similarity network)", "retrieval_baseline",
+                       {"condition": "mask"}),
         "asen": Variant("m2fashion_asen", "ASEN-style (attribute type only)", "retrieval_baseline",
                         {"condition": "type"}),
     },

@@ -68,13 +68,10 @@ def section(name: str) -> Iterator[None]:
                 raw=True)
 
 
-def _data_label(metrics_file: Mapping[str, Any], benchmark: str) -> str:
-    return f"{metrics_file['dataset_label']}, {benchmark} format"
-
-
 def dataset_header(metrics_file: Mapping[str, Any], benchmark: str) -> str:
-    """The header suffix naming the dataset, format and profile, e.g. '[SynthFashion, FLD format · profile default]'."""
-    return f"[{_data_label(metrics_file, benchmark)} · profile {metrics_file['profile']}]"
+    """The header suffix naming the data and profile: '[SynthFashion, FLD format · profile default]', or on the
+    real data the benchmark itself, '[DeepFashion FLD · profile paper]' (tables.data_label)."""
+    return f"[{tables.data_label(metrics_file, benchmark)} · profile {metrics_file['profile']}]"
 
 
 # ---------------------------------------------------------------------------- claims ledger
@@ -113,7 +110,7 @@ def leaderboard(dafe: Mapping[str, Any], benchmark: str = LEADERBOARD_BENCHMARK)
         raise MissingMetricsError(f"dafe.json (profile {dafe['profile']!r}) has no rows {missing}: run dafe_train with "
                                   f"variants {list(LEADERBOARD_VARIANTS.values())} (./run_all.sh --profile "
                                   f"{dafe['profile']} --only dafe_train)")
-    entries = [{**tables.reproduced_entry(method, dafe["rows"][key], dafe), "dataset_label": _data_label(dafe, benchmark)}
+    entries = [tables.reproduced_entry(method, dafe["rows"][key], dafe, benchmark)
                for method, key in leaderboard_keys(benchmark).items()]
     return tables.comparison_table(tables.NE_METRICS, tables.LANDMARK_ROW_NAMES, benchmark, [], entries)
 
@@ -249,7 +246,7 @@ def protocol_comparisons(profile: str, fashionai_root: str | Path | None = None)
         for method, key in leaderboard_keys().items():
             pairs = [landmark_ne_protocols(experiments.load_predictions(profile, "dafe", key, seed))
                      for seed in dafe["rows"][key]["seeds"]]
-            comparisons.append(_comparison("landmark NE", method, _data_label(dafe, LEADERBOARD_BENCHMARK),
+            comparisons.append(_comparison("landmark NE", method, tables.data_label(dafe, LEADERBOARD_BENCHMARK),
                                            "visible landmarks only (DeepFashion, Liu & Lu, DAFE)",
                                            "mmfashion: invisible = zero error, / all N x 8", pairs))
 
@@ -261,7 +258,7 @@ def protocol_comparisons(profile: str, fashionai_root: str | Path | None = None)
             for k in RECALL_K:
                 # With fewer than 50 attributes (SynthFashion) mmfashion's number is the plain per-attribute mean.
                 comparisons.append(_comparison(
-                    f"attribute recall@{k}", method, _data_label(recorded, recorded["benchmark"]),
+                    f"attribute recall@{k}", method, tables.data_label(recorded),
                     "DeepFashion micro: hits / positives, all attributes",
                     f"mmfashion: mean per-attribute recall of the best {min(MMFASHION_TOP_N, with_positives)} of "
                     f"the {with_positives} attributes with positives",
@@ -279,7 +276,7 @@ def protocol_comparisons(profile: str, fashionai_root: str | Path | None = None)
                 pairs = [fashionai_normaliser_protocols(experiments.load_predictions(profile, paper, key, seed),
                                                         annotations) for seed in recorded["rows"][key]["seeds"]]
                 comparisons.append(_comparison("keypoint NE (FashionAI keypoints)", method,
-                                               _data_label(recorded, recorded["benchmark"]),
+                                               tables.data_label(recorded),
                                                "d / image (crop) width and height",
                                                "FashionAI: d / true armpit or waistband distance", pairs))
 

@@ -1,17 +1,19 @@
 """Paper tables with the papers' numbers beside the reproduced ones.
 
 Rows are the table's metrics (as the paper lists them); columns are methods, and every column
-header says where its numbers come from: "[paper · DeepFashion-C]" or
-"[reproduced · SynthFashion · profile default · 3 seeds]". A SynthFashion column can therefore
-never be mistaken for a DeepFashion one.
+header says where its numbers come from: "[paper · DeepFashion-C]",
+"[reproduced · SynthFashion, DeepFashion-C format · profile default · 3 seeds]" or, on the real data,
+"[reproduced · DeepFashion FLD · profile paper · 3 seeds]" (data_label). A SynthFashion column can
+therefore never be mistaken for a DeepFashion one, and every reproduced column names its benchmark.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
 from fashion_core.data.vocab import LANDMARK_KEYS, LANDMARK_TABLE_NAMES
+from fashion_core.experiments.store import data_source
 from fashion_core.experiments.variants import BENCHMARK_SUFFIXES, VARIANTS
 from fashion_core.reporting.artifacts import MISSING, format_mean_sd
 from fashion_core.reporting.reference import (ATTRIBUTE_GROUPS, DAFE_SEC4_DEEPFASHION2, DEEPFASHION2_NOTE,
@@ -28,6 +30,27 @@ FASHIONAI_GROUP_ROW_NAMES = ("Neck L.R", "C.Front", "Shoulder L.R", "Armpit L.R"
                              "Cuff.O L.R", "Top Hem L.R", "W.band L.R", "Hem L.R", "Crotch", "Bottom.I L.R",
                              "Bottom.O L.R", "Ave")
 FASHIONAI_NE_METRICS = tuple(f"ne_{key}" for key in FASHIONAI_GROUP_KEYS) + ("ne_avg",)
+# The real benchmarks by the format a loader reads (the metrics files' "benchmark"), named as published.
+REAL_BENCHMARK_NAMES = {"DeepFashion-C": "DeepFashion-C", "FLD": "DeepFashion FLD", "FashionAI": "FashionAI",
+                        "In-shop": "DeepFashion In-shop"}
+SYNTHFASHION_TEXT = "{label}, {benchmark} format"
+
+
+def data_label(metrics_file: Mapping[str, Any], benchmark: str | None = None,
+               synthfashion_text: str = SYNTHFASHION_TEXT) -> str:
+    """The data a metrics file's numbers on `benchmark` (default: the file's) were measured on, as columns name it.
+
+    SynthFashion: its label and the format read, 'SynthFashion, FLD format' (synthfashion_text
+    sets the wording). Real data: the benchmark itself, 'DeepFashion FLD', whatever the profile's
+    label; a benchmark of several formats ('DeepFashion-C and FLD') names each. The source is the
+    file's "source", or for files written without one, what its dataset_label says (store.data_source).
+    """
+    benchmark = str(metrics_file.get("benchmark", "?")) if benchmark is None else benchmark
+    label = str(metrics_file.get("dataset_label", "?"))
+    source = metrics_file.get("source") or data_source(label)
+    if source == "real":
+        return " and ".join(REAL_BENCHMARK_NAMES.get(part, part) for part in benchmark.split(" and "))
+    return synthfashion_text.format(label=label, benchmark=benchmark)
 
 
 def paper_header(method: str, dataset: str) -> str:
@@ -75,15 +98,21 @@ def sources_table(paper_methods: Sequence[str], dataset: str, metric_prefix: str
     return pd.DataFrame(records)
 
 
-def reproduced_entry(method: str, row: dict[str, Any], metrics_file: dict[str, Any]) -> dict[str, Any]:
-    """A reproduced column from one row of a metrics JSON written by fashion_core.experiments."""
-    return {"method": method, "dataset_label": metrics_file["dataset_label"], "profile": metrics_file["profile"],
+def reproduced_entry(method: str, row: dict[str, Any], metrics_file: dict[str, Any],
+                     benchmark: str | None = None) -> dict[str, Any]:
+    """A reproduced column from one row of a metrics JSON written by fashion_core.experiments.
+
+    Its data label names the benchmark the row was measured on (data_label): `benchmark`, by
+    default the file's.
+    """
+    return {"method": method, "dataset_label": data_label(metrics_file, benchmark), "profile": metrics_file["profile"],
             "seeds": len(row["seeds"]), "mean": row["mean"], "std": row["std"]}
 
 
-def baseline_entry(method: str, metrics: dict[str, float], metrics_file: dict[str, Any]) -> dict[str, Any]:
-    """A baseline column (deterministic: no seeds, no std)."""
-    return {"method": method, "dataset_label": metrics_file["dataset_label"], "profile": metrics_file["profile"],
+def baseline_entry(method: str, metrics: dict[str, float], metrics_file: dict[str, Any],
+                   benchmark: str | None = None) -> dict[str, Any]:
+    """A baseline column (deterministic: no seeds, no std), labelled like reproduced_entry."""
+    return {"method": method, "dataset_label": data_label(metrics_file, benchmark), "profile": metrics_file["profile"],
             "seeds": None, "mean": metrics, "std": {}}
 
 
@@ -131,12 +160,11 @@ def dafe_paper_header(method: str, dataset: str) -> str:
 
 
 def dafe_reproduced_columns(dafe: dict[str, Any], benchmark: str) -> list[dict[str, Any]]:
-    """A dafe metrics file's trained rows on `benchmark`, then its mean-shape baseline, each naming the data format."""
-    section, label = dafe["benchmarks"][benchmark], f"{dafe['dataset_label']}, {benchmark} format"
-    entries = [{**reproduced_entry(dafe_row_name(key, dafe["rows"][key]["name"]), dafe["rows"][key], dafe),
-                "dataset_label": label} for key in section["rows"]]
-    baseline = baseline_entry("mean shape", section["baselines"]["mean_shape"], dafe)
-    return entries + [{**baseline, "dataset_label": label}]
+    """A dafe metrics file's trained rows on `benchmark`, then its mean-shape baseline, each naming the benchmark."""
+    section = dafe["benchmarks"][benchmark]
+    entries = [reproduced_entry(dafe_row_name(key, dafe["rows"][key]["name"]), dafe["rows"][key], dafe, benchmark)
+               for key in section["rows"]]
+    return entries + [baseline_entry("mean shape", section["baselines"]["mean_shape"], dafe, benchmark)]
 
 
 def dafe_ne_table(dafe: dict[str, Any], benchmark: str) -> pd.DataFrame:
