@@ -37,7 +37,7 @@ from fashion_core.paths import repo_root
 PROFILES = ("smoke", "default", "paper")
 DATA_PARAMS_FILE = "data.yaml"
 # Parameters run_all injects into every notebook that declares them.
-INJECTED_FROM_DATA = ("deepfashion_c_root", "fld_root", "fashionai_root", "dataset_label")
+INJECTED_FROM_DATA = ("deepfashion_c_root", "fld_root", "fashionai_root", "inshop_root", "dataset_label")
 
 
 class ParamsError(ValueError):
@@ -381,7 +381,7 @@ CONSTRAINTS: dict[str, Any] = {
 # Declared parameters with no constraint beyond their type: paths, labels, switches, and a FashionAI
 # keypoint name that fpm_attention looks up in the data's vocabulary.
 UNCONSTRAINED = frozenset({
-    "deepfashion_c_root", "fld_root", "fashionai_root", "dataset_label", "profile", "gallery_folder",
+    "deepfashion_c_root", "fld_root", "fashionai_root", "inshop_root", "dataset_label", "profile", "gallery_folder",
     "image_folder", "weights_path", "comparison_weights_path", "pretrained", "comparison_pretrained",
     "cache_images", "progress_bars", "grid_keypoint",
     "train_flips",
@@ -510,6 +510,21 @@ class SynthFashionConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class SynthFashionInShopConfig:
+    """How run_all generates SynthFashion's In-shop tree (fashion_core.data.synthfashion.inshop.ensure_synthfashion_inshop).
+
+    A tree of its own beside the main one: its images are views of items, not one image per garment.
+    """
+
+    out: str
+    n_train_items: int
+    n_test_items: int
+    images_per_item: list = dataclasses.field(default_factory=lambda: [2, 5])
+    size: int = 128
+    seed: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
 class DataConfig:
     """Where a profile's benchmarks live. `dataset_label` names them in every reproduced column."""
 
@@ -518,7 +533,9 @@ class DataConfig:
     deepfashion_c_root: str
     fld_root: str
     fashionai_root: str
+    inshop_root: str
     synthfashion: SynthFashionConfig | None
+    synthfashion_inshop: SynthFashionInShopConfig | None
     path: Path
 
     def value(self, key: str) -> str:
@@ -534,6 +551,7 @@ DATA_ROOT_ENVIRONMENT = {
     "deepfashion_c_root": "DEEPFASHION_C_ROOT",
     "fld_root": "FLD_ROOT",
     "fashionai_root": "FASHIONAI_ROOT",
+    "inshop_root": "INSHOP_ROOT",
 }
 
 
@@ -542,7 +560,7 @@ def load_data_config(profile: str, root: Path | None = None) -> DataConfig:
     if not path.exists():
         raise ParamsError(f"{path}: missing; every profile needs a data.yaml saying where its datasets are")
     raw = read_yaml_mapping(path)
-    allowed = {"source", "dataset_label", "synthfashion", *DATA_ROOT_ENVIRONMENT}
+    allowed = {"source", "dataset_label", "synthfashion", "synthfashion_inshop", *DATA_ROOT_ENVIRONMENT}
     for key in raw:
         if key not in allowed:
             close = difflib.get_close_matches(str(key), allowed, n=1)
@@ -553,7 +571,7 @@ def load_data_config(profile: str, root: Path | None = None) -> DataConfig:
         raise ParamsError(f"{path}: key 'source' expected 'synthfashion' or 'real', got {source!r}")
     if not isinstance(raw.get("dataset_label"), str):
         raise ParamsError(f"{path}: key 'dataset_label' expected a string naming the dataset in report columns")
-    synth = None
+    synth = synth_inshop = None
     roots: dict[str, str] = {}
     if source == "synthfashion":
         if not isinstance(raw.get("synthfashion"), dict):
@@ -564,6 +582,13 @@ def load_data_config(profile: str, root: Path | None = None) -> DataConfig:
             "fld_root": f"{synth.out}/fld",
             "fashionai_root": f"{synth.out}/fashionai",
         }
+        if not isinstance(raw.get("synthfashion_inshop"), dict):
+            raise ParamsError(f"{path}: source is synthfashion, so key 'synthfashion_inshop' expected a mapping of "
+                              "In-shop generator arguments (out, n_train_items, n_test_items, ...)")
+        synth_inshop = _config_of(SynthFashionInShopConfig, raw["synthfashion_inshop"], path, "synthfashion_inshop")
+        roots["inshop_root"] = synth_inshop.out
+    elif "synthfashion_inshop" in raw:
+        raise ParamsError(f"{path}: key 'synthfashion_inshop' is only for source: synthfashion")
     for key, variable in DATA_ROOT_ENVIRONMENT.items():
         if source == "real":
             value = os.environ.get(variable) or raw.get(key)
@@ -572,23 +597,33 @@ def load_data_config(profile: str, root: Path | None = None) -> DataConfig:
             roots[key] = value
         elif key in raw:
             raise ParamsError(f"{path}: key {key!r} is only for source: real; SynthFashion roots follow from synthfashion.out")
-    return DataConfig(source=source, dataset_label=raw["dataset_label"], synthfashion=synth, path=path, **roots)
+    return DataConfig(source=source, dataset_label=raw["dataset_label"], synthfashion=synth,
+                      synthfashion_inshop=synth_inshop, path=path, **roots)
 
 
 def _synth_config(raw: dict, path: Path) -> SynthFashionConfig:
-    fields = {field.name: field for field in dataclasses.fields(SynthFashionConfig)}
+    return _config_of(SynthFashionConfig, raw, path, "synthfashion")
+
+
+def _config_of(config_class, raw: dict, path: Path, section: str):
+    """config_class(**raw), each key checked: known, of its type (strings for out, mappings for knobs,
+    lists of two integers for images_per_item, integers otherwise) and the required ones present."""
+    fields = {field.name: field for field in dataclasses.fields(config_class)}
     for key, value in raw.items():
         if key not in fields:
             close = difflib.get_close_matches(str(key), fields, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ParamsError(f"{path}: unknown synthfashion key {key!r}{hint} Expected one of: {', '.join(fields)}")
-        expected = {"out": str, "knobs": dict}.get(key, int)
+            raise ParamsError(f"{path}: unknown {section} key {key!r}{hint} Expected one of: {', '.join(fields)}")
+        expected = {"out": str, "knobs": dict, "images_per_item": list}.get(key, int)
         if isinstance(value, bool) or not isinstance(value, expected):
-            raise ParamsError(f"{path}: synthfashion.{key} expected {expected.__name__}, got {value!r}")
+            raise ParamsError(f"{path}: {section}.{key} expected {expected.__name__}, got {value!r}")
+        if key == "images_per_item" and (len(value) != 2 or not all(
+                isinstance(count, int) and not isinstance(count, bool) for count in value)):
+            raise ParamsError(f"{path}: {section}.images_per_item expected [lowest, highest] image counts, got {value!r}")
     missing = [name for name, field in fields.items() if key_required(field) and name not in raw]
     if missing:
-        raise ParamsError(f"{path}: synthfashion is missing required keys: {', '.join(missing)}")
-    return SynthFashionConfig(**raw)
+        raise ParamsError(f"{path}: {section} is missing required keys: {', '.join(missing)}")
+    return config_class(**raw)
 
 
 def key_required(field: dataclasses.Field) -> bool:

@@ -24,4 +24,5 @@ def write_workbook(root: Path) -> None:
     for profile in ("smoke", "default", "paper"):
         (root / "params" / profile).mkdir(parents=True)
         (root / "params" / profile / "data.yaml").write_text(
-            "source: real\ndataset_label: real\ndeepfashion_c_root: a\nfld_root: b\nfashionai_root: c\n")
+            "source: real\ndataset_label: real\ndeepfashion_c_root: a\nfld_root: b\nfashionai_root: c\n"
+            "inshop_root: d\n")

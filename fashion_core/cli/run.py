@@ -34,6 +34,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from fashion_core.data.synthfashion.inshop import ensure_synthfashion_inshop
 from fashion_core.data.synthfashion.writer import SynthKnobs, ensure_synthfashion
 from fashion_core.io import (
     FolderLockedError,
@@ -44,6 +45,7 @@ from fashion_core.io import (
     write_json_atomic,
 )
 from fashion_core.params import (
+    DATA_ROOT_ENVIRONMENT,
     PROFILES,
     ParamsError,
     load_data_config,
@@ -105,8 +107,14 @@ def prepare_data(profile: str) -> str:
             resolve_path(synth.out), n_train=synth.n_train, n_val=synth.n_val, n_test=synth.n_test,
             size=synth.size, seed=synth.seed, knobs=knobs,
         )
+        inshop = data.synthfashion_inshop
+        print(f"[data] SynthFashion In-shop for profile {profile!r} at {inshop.out}", flush=True)
+        ensure_synthfashion_inshop(
+            resolve_path(inshop.out), n_train_items=inshop.n_train_items, n_test_items=inshop.n_test_items,
+            images_per_item=tuple(inshop.images_per_item), size=inshop.size, seed=inshop.seed, knobs=knobs,
+        )
     else:
-        for key in ("deepfashion_c_root", "fld_root", "fashionai_root"):
+        for key in DATA_ROOT_ENVIRONMENT:
             root = Path(data.value(key))
             if not root.is_dir():
                 print(f"[data] warning: {key} = {root} does not exist; notebooks that need it will fail "

@@ -27,6 +27,7 @@ from fashion_core.engine.trainer import fit
 from fashion_core.experiments.store import ExperimentResults, MissingMetricsError, RunResult, load_metrics, metrics_path
 from fashion_core.experiments.variants import PRODUCERS, Settings, Variant
 from fashion_core.metrics.evaluation import collect_predictions, fashionai_score, score
+from fashion_core.metrics.inshop import inshop_retrieval_metrics
 from fashion_core.models import build_model, loss_fn
 from fashion_core.paths import reports_dir
 
@@ -84,10 +85,13 @@ def checkpoint_path(settings: Settings, variant: Variant, seed: int, model: torc
 
 
 def train_and_score(variant: Variant, settings: Settings, seed: int, train_set, test_set, attribute_types,
-                    num_categories: int, evaluate=None, val_set=None, scorer=None) -> RunResult:
+                    num_categories: int, evaluate=None, val_set=None, scorer=None,
+                    retrieval_sets=None) -> RunResult:
     """Train (or resume from the checkpoint) one variant with one seed, then score it on test_set.
 
     scorer: predictions -> metric dict (default: evaluation.score with attribute_types).
+    retrieval_sets: (query, gallery) In-shop datasets; the trained model's embedding is then also
+    scored by In-shop top-k accuracy (metrics.inshop, keys inshop_top{k}).
     """
     model = build_variant(variant, settings, num_categories, len(attribute_types), seed)
     set_training_statistics(model, train_set)
@@ -100,7 +104,19 @@ def train_and_score(variant: Variant, settings: Settings, seed: int, train_set, 
     seconds = time.perf_counter() - started
     predictions = collect_predictions(result.model, test_set, batch_size=settings.eval_batch_size)
     metrics = scorer(predictions) if scorer is not None else score(predictions, attribute_types)
+    if retrieval_sets is not None:
+        metrics.update(inshop_scores(result.model, *retrieval_sets, batch_size=settings.eval_batch_size))
     return RunResult(variant, seed, metrics, result.history, seconds, predictions)
+
+
+def inshop_scores(model: torch.nn.Module, query_set, gallery_set, batch_size: int = 64) -> dict[str, float]:
+    """In-shop top-k accuracy (inshop_top{k}) of a model's embedding on an In-shop query and gallery set."""
+    query, gallery = (collect_predictions(model, dataset, batch_size=batch_size) for dataset in (query_set, gallery_set))
+    if query.embedding is None:
+        raise ValueError(f"{type(model).__name__} returns no 'embedding': In-shop retrieval needs one")
+    if query.item is None or gallery.item is None:
+        raise ValueError("In-shop retrieval needs In-shop query and gallery datasets (their samples carry 'item')")
+    return inshop_retrieval_metrics(query.embedding, query.item, gallery.embedding, gallery.item)
 
 
 def run_variant_seeds(function, variants: list[Variant], settings: Settings, arguments: tuple,
@@ -133,7 +149,8 @@ def run_variant_seeds(function, variants: list[Variant], settings: Settings, arg
 
 def run_variants(variants: list[Variant], settings: Settings, train_set, test_set, attribute_types,
                  num_categories: int, evaluate=None, val_set=None, scorer=None,
-                 settings_by_model: dict[str, dict[str, Any]] | None = None) -> ExperimentResults:
+                 settings_by_model: dict[str, dict[str, Any]] | None = None,
+                 retrieval_sets=None) -> ExperimentResults:
     """Train and score every variant for every seed of `settings` (settings.train_processes side by side).
 
     settings_by_model: Settings fields that differ for the rows of one model, e.g.
@@ -141,7 +158,8 @@ def run_variants(variants: list[Variant], settings: Settings, train_set, test_se
     """
     runs = run_variant_seeds(train_and_score, variants, settings,
                     (train_set, test_set, attribute_types, num_categories),
-                    dict(evaluate=evaluate, val_set=val_set, scorer=scorer), settings_by_model)
+                    dict(evaluate=evaluate, val_set=val_set, scorer=scorer, retrieval_sets=retrieval_sets),
+                    settings_by_model)
     return ExperimentResults(runs)
 
 

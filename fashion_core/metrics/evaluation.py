@@ -49,6 +49,8 @@ class Predictions:
     attributes: np.ndarray | None = None         # (N,K) 0/1
     scale: np.ndarray | None = None              # (N,2) input px per original px (x, y), from the dataset
     stage_landmarks: np.ndarray | None = None    # (N,T,L,2) each stage's prediction (multi-stage models)
+    embedding: np.ndarray | None = None          # (N,D) the retrieval embedding, for models that have one
+    item: np.ndarray | None = None               # (N,) In-shop item of every image (In-shop datasets only)
 
 
 def collect_predictions(model: torch.nn.Module, dataset, batch_size: int = 64, num_workers: int = 0) -> Predictions:
@@ -80,6 +82,10 @@ def predictions_from_loader(model: torch.nn.Module, loader: DataLoader) -> Predi
                 keep("category_scores", outputs["category_logits"])
             if "attribute_logits" in outputs:
                 keep("attribute_scores", outputs["attribute_logits"])
+            if "embedding" in outputs:
+                keep("embedding", outputs["embedding"])
+            if "item" in batch:
+                keep("true_item", batch["item"].numpy())
             for name in ("index", "landmarks", "visible", "visibility", "clothes_type", "category", "attributes"):
                 keep(f"true_{name}", batch[name].numpy())
     joined = {name: np.concatenate(values) for name, values in parts.items()}
@@ -99,6 +105,8 @@ def predictions_from_loader(model: torch.nn.Module, loader: DataLoader) -> Predi
         attributes=joined["true_attributes"] if has_attributes else None,
         scale=joined.get("true_scale"),
         stage_landmarks=joined.get("stage_landmarks"),
+        embedding=joined.get("embedding"),
+        item=joined.get("true_item"),
     )
 
 

@@ -186,8 +186,11 @@ FASHIONNET = (
               "0.736 on the default profile, fashion_core.models.fashionnet)"),
     Deviation("pair (triplet) loss", "triplet loss on clothes pairs: the same item in consumer and shop photos",
               lambda p: (f"batch-hard triplets mined in each batch by category, margin "
-                         f"{builder_default(build_fashionnet, 'triplet_margin'):g}"),
-              "DeepFashion-C (and its SynthFashion format) has no item identities to form pairs from"),
+                         f"{builder_default(build_fashionnet, 'triplet_margin'):g} on DeepFashion-C; the embedding "
+                         "is then scored on In-shop query and gallery images (top-k accuracy), not trained on "
+                         "In-shop item pairs"),
+              "DeepFashion-C (and its SynthFashion format) has no item identities to form pairs from; training "
+              "on In-shop's items (the loss already groups by item when a batch carries one) is not run yet"),
     Deviation("landmark pooling window", "conv4 features pooled at the landmark positions, gated by visibility "
               "(window size not stated)",
               lambda p: (f"a {builder_default(build_fashionnet, 'pool_window')} x "

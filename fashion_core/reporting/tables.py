@@ -15,6 +15,7 @@ import pandas as pd
 from fashion_core.data.vocab import LANDMARK_KEYS, LANDMARK_TABLE_NAMES
 from fashion_core.experiments.store import data_source
 from fashion_core.experiments.variants import BENCHMARK_SUFFIXES, VARIANTS
+from fashion_core.metrics.inshop import INSHOP_TOPK
 from fashion_core.reporting.artifacts import MISSING, format_mean_sd
 from fashion_core.reporting.reference import (ATTRIBUTE_GROUPS, DAFE_SEC4_DEEPFASHION2, DEEPFASHION2_NOTE,
                                               FASHIONAI_GROUP_KEYS, LIU_LU_README, reference_rows)
@@ -26,6 +27,8 @@ CATEGORY_ATTRIBUTE_METRICS = ("category_top3", "category_top5") + tuple(
 CATEGORY_ATTRIBUTE_ROW_NAMES = ("Category top-3", "Category top-5") + tuple(
     f"{group.capitalize()} recall@{k}" for group in ATTRIBUTE_GROUPS for k in (3, 5))
 # Hu et al. 2018 (FPM) Table 1: FashionAI NE by keypoint group, as the paper names the columns.
+INSHOP_METRICS = tuple(f"inshop_top{k}" for k in INSHOP_TOPK)
+INSHOP_ROW_NAMES = tuple(f"Top-{k} accuracy" for k in INSHOP_TOPK)
 FASHIONAI_GROUP_ROW_NAMES = ("Neck L.R", "C.Front", "Shoulder L.R", "Armpit L.R", "W.line L.R", "Cuff.I L.R",
                              "Cuff.O L.R", "Top Hem L.R", "W.band L.R", "Hem L.R", "Crotch", "Bottom.I L.R",
                              "Bottom.O L.R", "Ave")
@@ -134,6 +137,17 @@ def per_stage_frame(row: dict[str, Any], prefix: str = "ne_stage") -> pd.DataFra
 # Each benchmark's paper columns: Chen et al.'s rows ("Ours" is DAFE), then on DeepFashion-C the Liu & Lu README row.
 DAFE_PAPER_COLUMNS = {"DeepFashion-C": ("FashionNet", "DFA", "DLAN", "AFGN", "DAFE", "Liu & Lu 2018"),
                       "FLD": ("FashionNet", "DFA", "DLAN", "AFGN", "DAFE")}
+
+
+def inshop_entries(fashionnet: dict[str, Any]) -> list[dict[str, Any]]:
+    """The In-shop columns of fashionnet_train's metrics: each row's embedding, then the random and
+    colour-histogram embeddings (metrics.baselines.inshop_baseline_metrics)."""
+    if "inshop_baselines" not in fashionnet:
+        raise KeyError("the FashionNet metrics file has no In-shop scores: run fashionnet_train again")
+    names = {"random": "random embedding", "colour_histogram": "colour-histogram embedding"}
+    return ([reproduced_entry(row["name"], row, fashionnet, "In-shop") for row in fashionnet["rows"].values()]
+            + [baseline_entry(names[key], metrics, fashionnet, "In-shop")
+               for key, metrics in fashionnet["inshop_baselines"].items()])
 
 
 def dafe_row_name(key: str, recorded: str) -> str:

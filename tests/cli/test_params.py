@@ -40,6 +40,7 @@ def workbook(tmp_path, monkeypatch):
         (tmp_path / "params" / profile / "data.yaml").write_text(
             "source: synthfashion\ndataset_label: SynthFashion\n"
             "synthfashion: {out: data/s, n_train: 4, n_val: 2, n_test: 2}\n"
+            "synthfashion_inshop: {out: data/s_inshop, n_train_items: 2, n_test_items: 2}\n"
         )
     notebook = _write_notebook(tmp_path / "notebooks" / "demo_train.ipynb")
     return tmp_path, notebook
@@ -100,7 +101,7 @@ def test_data_roots_reach_notebooks_that_declare_them(workbook):
 def test_real_roots_come_from_the_environment_first(workbook, monkeypatch):
     root, _ = workbook
     (root / "params" / "paper" / "data.yaml").write_text(
-        "source: real\ndataset_label: real\ndeepfashion_c_root: a\nfld_root: b\nfashionai_root: c\n")
+        "source: real\ndataset_label: real\ndeepfashion_c_root: a\nfld_root: b\nfashionai_root: c\ninshop_root: d\n")
     monkeypatch.setenv("FLD_ROOT", "/datasets/fld")
     config = params.load_data_config("paper")
     assert config.value("fld_root") == "/datasets/fld"
@@ -113,6 +114,11 @@ def test_real_roots_come_from_the_environment_first(workbook, monkeypatch):
     ("source: synthfashion\ndataset_label: x\nsynthfashion: {out: d, n_train: '1', n_val: 1, n_test: 1}\n", "synthfashion.n_train expected int"),
     ("source: synthfashion\ndataset_label: x\nsynthfashon: {}\n", "unknown key 'synthfashon'; did you mean 'synthfashion'"),
     ("source: [\n", "expected valid YAML"),
+    ("source: synthfashion\ndataset_label: x\nsynthfashion: {out: d, n_train: 1, n_val: 1, n_test: 1}\n",
+     "key 'synthfashion_inshop' expected a mapping"),
+    ("source: synthfashion\ndataset_label: x\nsynthfashion: {out: d, n_train: 1, n_val: 1, n_test: 1}\n"
+     "synthfashion_inshop: {out: e, n_train_items: 2, n_test_items: 2, images_per_item: [2]}\n",
+     "synthfashion_inshop.images_per_item expected [lowest, highest] image counts, got [2]"),
 ])
 def test_bad_data_config_is_an_error(workbook, text, message):
     root, _ = workbook
