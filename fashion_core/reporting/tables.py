@@ -15,7 +15,7 @@ import pandas as pd
 from fashion_core.data.vocab import LANDMARK_KEYS, LANDMARK_TABLE_NAMES
 from fashion_core.experiments.store import data_source
 from fashion_core.experiments.variants import BENCHMARK_SUFFIXES, VARIANTS
-from fashion_core.metrics.inshop import INSHOP_TOPK
+from fashion_core.metrics.inshop import INSHOP_TOPK, inshop_metric_keys
 from fashion_core.reporting.artifacts import MISSING, format_mean_sd
 from fashion_core.reporting.reference import (ATTRIBUTE_GROUPS, DAFE_SEC4_DEEPFASHION2, DEEPFASHION2_NOTE,
                                               FASHIONAI_GROUP_KEYS, LIU_LU_README, reference_rows)
@@ -27,12 +27,13 @@ CATEGORY_ATTRIBUTE_METRICS = ("category_top3", "category_top5") + tuple(
 CATEGORY_ATTRIBUTE_ROW_NAMES = ("Category top-3", "Category top-5") + tuple(
     f"{group.capitalize()} recall@{k}" for group in ATTRIBUTE_GROUPS for k in (3, 5))
 # Hu et al. 2018 (FPM) Table 1: FashionAI NE by keypoint group, as the paper names the columns.
-INSHOP_METRICS = tuple(f"inshop_top{k}" for k in INSHOP_TOPK)
-INSHOP_ROW_NAMES = tuple(f"Top-{k} accuracy" for k in INSHOP_TOPK)
 FASHIONAI_GROUP_ROW_NAMES = ("Neck L.R", "C.Front", "Shoulder L.R", "Armpit L.R", "W.line L.R", "Cuff.I L.R",
                              "Cuff.O L.R", "Top Hem L.R", "W.band L.R", "Hem L.R", "Crotch", "Bottom.I L.R",
                              "Bottom.O L.R", "Ave")
 FASHIONAI_NE_METRICS = tuple(f"ne_{key}" for key in FASHIONAI_GROUP_KEYS) + ("ne_avg",)
+# FashionNet's In-shop table: top-k accuracy at the k the DeepFashion In-shop protocol reports.
+INSHOP_METRICS = tuple(inshop_metric_keys(INSHOP_TOPK))
+INSHOP_ROW_NAMES = tuple(f"Top-{k} accuracy" for k in INSHOP_TOPK)
 # The real benchmarks by the format a loader reads (the metrics files' "benchmark"), named as published.
 REAL_BENCHMARK_NAMES = {"DeepFashion-C": "DeepFashion-C", "FLD": "DeepFashion FLD", "FashionAI": "FashionAI",
                         "In-shop": "DeepFashion In-shop"}

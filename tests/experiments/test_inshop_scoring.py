@@ -8,6 +8,7 @@ from torch import nn
 
 from fashion_core.data import splits
 from fashion_core.data.synthfashion.inshop import generate_inshop
+from fashion_core.data.synthfashion.writer import generate
 from fashion_core.experiments.runs import inshop_scores
 from fashion_core.metrics.inshop import INSHOP_TOPK
 from fashion_core.reporting import tables
@@ -50,7 +51,6 @@ def test_a_model_without_an_embedding_is_refused(inshop):
 
 
 def test_a_non_inshop_query_set_is_refused(inshop, tmp_path):
-    from fashion_core.data.synthfashion.writer import generate
     generate(tmp_path / "s", n_train=4, n_val=2, n_test=2, size=48, seed=0, formats=("deepfashion_c",), workers=1,
              progress=False)
     data = splits.load_deepfashion_c(tmp_path / "s" / "deepfashion_c", 32, cache_images=False)
